@@ -1,0 +1,1 @@
+"""Training for vsr generators: data, losses, the loop and export (python -m train)."""

@@ -1,0 +1,3 @@
+from train.train import main
+
+main()

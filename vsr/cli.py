@@ -1,0 +1,122 @@
+"""The `vsr` command line: options -> a frozen config -> one library call."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vsr.errors import VsrError
+
+app = typer.Typer(
+    name="vsr",
+    help="Video super-resolution with a frame-recurrent GAN generator.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"vsr: error: {message}", err=True)
+    return typer.Exit(code)
+
+
+@app.callback()
+def main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log details to stderr.")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="vsr: %(levelname)s: %(message)s",
+    )
+
+
+@app.command()
+def upscale(
+    input: Annotated[Path, typer.Argument(help="Video to upscale (anything FFmpeg can read).")],
+    output: Annotated[Path, typer.Argument(help="Output file; its extension picks the container.")],
+    scale: Annotated[int, typer.Option("--scale", "-s", help="Upscaling factor.")] = 4,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", "-m", help="Shipped model name (see `vsr models`) or a .safetensors path."),
+    ] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    dtype: Annotated[str, typer.Option(help="auto, float32, bfloat16 or float16.")] = "auto",
+    codec: Annotated[
+        str, typer.Option(help="Video encoder: libx264, libx265, libsvtav1, ffv1, h264_nvenc...")
+    ] = "libx264",
+    crf: Annotated[int | None, typer.Option(help="Constant rate factor (quality; lower is better).")] = 18,
+    preset: Annotated[
+        str | None, typer.Option(help="Encoder preset (e.g. x264: ultrafast..veryslow).")
+    ] = "medium",
+    pix_fmt: Annotated[
+        str | None,
+        typer.Option("--pix-fmt", help="Output pixel format; default 4:2:0 at the input's bit depth."),
+    ] = None,
+    batch: Annotated[int, typer.Option(help="Frames per batch handed between stages.")] = 8,
+    stream: Annotated[
+        int | None, typer.Option(help="Index of the video stream to upscale (default: the first).")
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", "-y", help="Replace OUTPUT if it exists.")
+    ] = False,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Upscale a video file; audio and subtitles are copied, timestamps kept."""
+    from vsr.config import UpscaleConfig
+    from vsr.pipeline.offline import upscale_file
+
+    try:
+        cfg = UpscaleConfig(
+            input=input,
+            output=output,
+            model=model,
+            scale=scale,
+            device=device,
+            dtype=dtype,
+            codec=codec,
+            crf=crf,
+            preset=preset,
+            pix_fmt=pix_fmt,
+            batch=batch,
+            stream=stream,
+            overwrite=overwrite,
+            progress=progress,
+        )
+        report = upscale_file(cfg)
+    except VsrError as exc:
+        raise _fail(str(exc)) from None
+    except KeyboardInterrupt:
+        raise _fail("interrupted; no output was written", 130) from None
+    typer.echo(f"vsr: {report.summary()}", err=True)
+
+
+@app.command()
+def models() -> None:
+    """List the shipped models with their scale and validation metrics."""
+    from vsr.models.zoo import DEFAULT_FOR_SCALE, shipped_models
+
+    rows = []
+    for m in shipped_models():
+        psnr, bic = m.info.get("val_psnr_y"), m.info.get("val_bicubic_psnr_y")
+        quality = f"{psnr:.2f} dB (bicubic {bic:.2f})" if psnr and bic else "-"
+        default = " (default)" if DEFAULT_FOR_SCALE.get(m.args.scale) == m.name else ""
+        rows.append(
+            f"{m.name + default:<22} x{m.args.scale}  {m.args.channels}ch x {m.args.blocks} blocks  "
+            f"{m.info.get('stage', '?'):<5} {m.info.get('degradation', '?'):<3} "
+            f"iters {m.info.get('iterations', '?'):<6} val PSNR-Y {quality}"
+        )
+    typer.echo("\n".join(rows) if rows else "no shipped models")
+
+
+def run() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except VsrError as exc:  # raised outside a command body (should not happen): still one line
+        print(f"vsr: error: {exc}", file=sys.stderr)
+        sys.exit(1)

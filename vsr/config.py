@@ -1,0 +1,40 @@
+"""Frozen, validated configuration of a run. Built by the CLI or by vsr.upscale()."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from vsr.errors import OptionError
+
+CODEC_DEFAULT = "libx264"
+
+
+@dataclass(frozen=True)
+class UpscaleConfig:
+    input: Path
+    output: Path
+    model: str | None = None  # shipped name or path to weights; None: the default for `scale`
+    scale: int = 4
+    device: str = "auto"
+    dtype: str = "auto"
+    codec: str = CODEC_DEFAULT
+    crf: int | None = 18
+    preset: str | None = "medium"
+    pix_fmt: str | None = None
+    batch: int = 8
+    stream: int | None = None
+    overwrite: bool = False
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "input", Path(self.input))
+        object.__setattr__(self, "output", Path(self.output))
+        if self.scale not in (2, 3, 4):
+            raise OptionError(f"--scale must be 2, 3 or 4, got {self.scale}")
+        if self.batch < 1:
+            raise OptionError(f"--batch must be at least 1, got {self.batch}")
+        if self.crf is not None and not 0 <= self.crf <= 63:
+            raise OptionError(f"--crf must be between 0 and 63, got {self.crf}")
+        if self.stream is not None and self.stream < 0:
+            raise OptionError(f"--stream must be a stream index >= 0, got {self.stream}")

@@ -1,0 +1,112 @@
+"""The runner: upscales FrameBatches of one sequence with a generator, carrying its state."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from vsr.errors import BackendUnavailableError, OptionError
+from vsr.frames import FrameBatch
+from vsr.models.generator import FrameRecurrentGenerator, State
+
+log = logging.getLogger(__name__)
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise OptionError(f"--device {name!r} is not a device (use auto, cpu or cuda)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise BackendUnavailableError(f"--device {name!r}: this torch build or machine has no CUDA")
+    if device.type not in ("cpu", "cuda"):
+        raise OptionError(f"--device {name!r} is not supported (use auto, cpu or cuda)")
+    return device
+
+
+def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
+    """auto: fp16 on CUDA, bf16 on CPUs with native bf16 (AVX512-BF16/AMX), else fp32."""
+    if name == "auto":
+        if device.type == "cuda":
+            return torch.float16
+        return torch.bfloat16 if torch.cpu._is_avx512_bf16_supported() else torch.float32
+    if name not in DTYPES:
+        raise OptionError(f"--dtype {name!r} is not one of auto, {', '.join(DTYPES)}")
+    if device.type == "cpu" and name == "float16":
+        raise OptionError("--dtype float16 is for CUDA; use bfloat16 or float32 on the CPU")
+    return DTYPES[name]
+
+
+@dataclass(frozen=True)
+class RunnerSettings:
+    device: torch.device
+    dtype: torch.dtype = torch.float32
+    # Mean absolute LR difference (0..1) above which a frame starts a new sequence (scene cut).
+    scene_cut: float = 0.2
+
+
+class Runner:
+    """Upscales consecutive FrameBatches of one video; the recurrent state lives here."""
+
+    def __init__(self, model: FrameRecurrentGenerator, settings: RunnerSettings) -> None:
+        self.settings = settings
+        self.device = settings.device
+        self.model = model.to(self.device).eval()
+        if self.device.type == "cuda" or settings.dtype != torch.float32:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.scale = model.scale
+        self.state: State | None = None
+        self.scene_cuts = 0
+
+    def reset(self) -> None:
+        self.state = None
+
+    def _to_model(self, batch: FrameBatch) -> torch.Tensor:
+        # (n, h, w, 3) integer -> (n, 3, h', w') float in [0, 1], padded to the model's multiple
+        x = batch.data.to(self.device, non_blocking=True)
+        x = x.permute(0, 3, 1, 2).float().div_(batch.max_value)
+        m = self.model.pad_multiple
+        pad_h, pad_w = -batch.height % m, -batch.width % m
+        if pad_h or pad_w:
+            x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
+        return x.contiguous(memory_format=torch.channels_last)
+
+    def _from_model(self, hr: torch.Tensor, batch: FrameBatch) -> torch.Tensor:
+        # (n, 3, H', W') float -> (n, H, W, 3) integer, cropped to scale x the input size
+        hr = hr[..., : batch.height * self.scale, : batch.width * self.scale]
+        out = hr.clamp_(0, 1).mul_(batch.max_value).round_()
+        out = out.to(torch.uint8) if batch.max_value == 255 else out.to(torch.int32).to(torch.uint16)
+        return out.permute(0, 2, 3, 1).contiguous().cpu()
+
+    def _is_cut(self, previous: torch.Tensor, current: torch.Tensor) -> bool:
+        return float((current - previous).abs().mean()) > self.settings.scene_cut
+
+    @torch.inference_mode()
+    def upscale(self, batch: FrameBatch) -> FrameBatch:
+        lr = self._to_model(batch)
+        if batch.reset:
+            self.reset()
+        outputs = []
+        autocast = torch.autocast(
+            self.device.type, dtype=self.settings.dtype, enabled=self.settings.dtype != torch.float32
+        )
+        with autocast:
+            for i in range(lr.shape[0]):
+                frame = lr[i : i + 1]
+                if self.state is not None and self._is_cut(self.state[0], frame):
+                    self.scene_cuts += 1
+                    self.state = None
+                if self.state is None:
+                    self.state = self.model.init_state(frame)
+                hr, self.state = self.model.step(frame, self.state)
+                outputs.append(hr)
+        return FrameBatch(
+            self._from_model(torch.cat(outputs), batch), batch.pts, batch.time_base, batch.reset
+        )

@@ -1,0 +1,209 @@
+"""The writer: encode upscaled FrameBatches with PyAV and remux the input's other streams."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from vsr.errors import OptionError, OutputError
+from vsr.frames import FrameBatch
+from vsr.io.colors import swscale_colorspace
+from vsr.io.reader import VideoInfo
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EncodeSettings:
+    codec: str = "libx264"
+    crf: int | None = 18
+    preset: str | None = "medium"
+    pix_fmt: str | None = None  # None: keep the input's bit depth, 4:2:0
+
+
+def check_encoder(name: str) -> av.Codec:
+    try:
+        codec = av.Codec(name, "w")
+    except (av.codec.codec.UnknownCodecError, ValueError):
+        raise OptionError(f"--codec {name!r}: FFmpeg has no such encoder here") from None
+    if codec.type != "video":
+        raise OptionError(f"--codec {name!r} is not a video encoder")
+    return codec
+
+
+def choose_pix_fmt(codec: av.Codec, requested: str | None, bit_depth: int) -> str:
+    supported = [f.name for f in codec.video_formats or []]
+    if requested is not None:
+        if supported and requested not in supported:
+            raise OptionError(
+                f"--pix-fmt {requested!r} is not supported by {codec.name} (it takes {', '.join(supported)})"
+            )
+        return requested
+    wanted = ["yuv420p10le", "yuv420p"] if bit_depth > 8 else ["yuv420p"]
+    for name in wanted:
+        if not supported or name in supported:
+            return name
+    return supported[0]
+
+
+def _quality_options(codec: str, crf: int | None, preset: str | None) -> dict[str, str]:
+    """Map --crf/--preset onto each encoder's own option names."""
+    options: dict[str, str] = {}
+    if codec in ("libx264", "libx265", "libsvtav1", "libaom-av1", "libvpx-vp9"):
+        if crf is not None:
+            options["crf"] = str(crf)
+        if preset is not None and codec != "libvpx-vp9" and codec != "libaom-av1":
+            options["preset"] = preset
+        if codec == "libvpx-vp9":
+            options["b"] = "0"
+    elif codec.endswith("_nvenc"):
+        if crf is not None:
+            options["cq"] = str(crf)
+        if preset is not None:
+            options["preset"] = preset
+    return options
+
+
+class VideoWriter:
+    """Encodes frames into `path` and copies the given side streams, interleaved by time."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        info: VideoInfo,
+        width: int,
+        height: int,
+        settings: EncodeSettings,
+        side_streams: list[av.stream.Stream],
+        container_format: str | None = None,
+        display_name: str | None = None,
+    ) -> None:
+        codec = check_encoder(settings.codec)
+        self.pix_fmt = choose_pix_fmt(codec, settings.pix_fmt, info.bit_depth)
+        try:
+            self.container = av.open(str(path), "w", format=container_format)
+        except ValueError:
+            name = display_name or str(path)
+            raise OutputError(
+                f"output {name!r}: cannot tell the container from its extension (use e.g. .mp4 or .mkv)"
+            ) from None
+        except av.FFmpegError as exc:
+            raise OutputError(f"cannot create output {display_name or str(path)!r}: {exc.strerror}") from None
+        try:
+            self._add_video(info, width, height, settings)
+            self._add_side_streams(side_streams)
+        except BaseException:
+            self.container.close()
+            raise
+        self.info = info
+        self._pending: deque[av.Packet] = deque()
+        self._video_time = float("-inf")
+        self.frames_written = 0
+
+    def _add_video(self, info: VideoInfo, width: int, height: int, settings: EncodeSettings) -> None:
+        rate = info.rate or Fraction(25)
+        stream = self.container.add_stream(settings.codec, rate=rate)
+        stream.width, stream.height, stream.pix_fmt = width, height, self.pix_fmt
+        stream.time_base = info.time_base
+        cc = stream.codec_context
+        cc.time_base = info.time_base
+        cc.framerate = rate
+        if info.sample_aspect_ratio:
+            cc.sample_aspect_ratio = info.sample_aspect_ratio
+        cc.colorspace, cc.color_range = info.colorspace, info.color_range
+        cc.color_primaries, cc.color_trc = info.color_primaries, info.color_trc
+        cc.options = _quality_options(settings.codec, settings.crf, settings.preset)
+        cc.thread_type = "AUTO"
+        if info.rotation:
+            stream.set_display_rotation(info.rotation)
+        self.video = stream
+
+    def _add_side_streams(self, side_streams: list[av.stream.Stream]) -> None:
+        self.side_map: dict[int, av.stream.Stream] = {}
+        supported = self.container.supported_codecs
+        for s in side_streams:
+            name = s.codec_context.name if s.codec_context is not None else "unknown"
+            if name not in supported:
+                log.warning(
+                    "output format %s cannot hold %s stream #%d (%s); it is left out",
+                    self.container.format.name,
+                    s.type,
+                    s.index,
+                    name,
+                )
+                continue
+            self.side_map[s.index] = self.container.add_stream_from_template(s)
+
+    def write(self, batch: FrameBatch) -> None:
+        fmt = "rgb24" if batch.data.dtype.itemsize == 1 else "rgb48le"
+        array = batch.data.cpu().numpy()
+        colorspace = swscale_colorspace(self.info.colorspace)
+        for image, pts in zip(array, batch.pts):
+            frame = av.VideoFrame.from_ndarray(image, format=fmt)
+            frame = frame.reformat(
+                format=self.pix_fmt,
+                dst_colorspace=colorspace,
+                dst_color_range=self.info.color_range or None,
+            )
+            frame.pts, frame.time_base = pts, batch.time_base
+            self._mux(self.video.encode(frame))
+            self._video_time = float(pts * batch.time_base)
+            self.frames_written += 1
+        self._flush_side(self._video_time)
+
+    def add_side_packet(self, packet: av.Packet) -> None:
+        """Queue a copied packet; it is muxed once the video has caught up with its time."""
+        if packet.stream.index in self.side_map:
+            self._pending.append(packet)
+
+    def _flush_side(self, until: float) -> None:
+        while self._pending:
+            packet = self._pending[0]
+            ts = packet.dts if packet.dts is not None else packet.pts
+            if ts is not None and float(ts * packet.time_base) > until:
+                break
+            self._pending.popleft()
+            packet.stream = self.side_map[packet.stream.index]
+            self.container.mux(packet)
+
+    def _mux(self, packets: list[av.Packet]) -> None:
+        for packet in packets:
+            self.container.mux(packet)
+
+    def finish(self) -> None:
+        """Flush the encoder and the queued side packets, and write the trailer."""
+        self._mux(self.video.encode(None))
+        self._flush_side(float("inf"))
+        self.container.close()
+
+    def abort(self) -> None:
+        try:
+            self.container.close()
+        except Exception:  # noqa: BLE001 - closing a half-written file may fail; it is deleted next
+            log.debug("closing the aborted output failed", exc_info=True)
+
+
+def partial_path(output: Path) -> Path:
+    """The temporary name beside `output` that is renamed to it on success."""
+    return output.with_name(f".{output.stem}.vsr-partial{output.suffix}")
+
+
+@contextmanager
+def atomic_output(output: Path) -> Iterator[Path]:
+    """Yield a temporary path beside `output`; rename it to `output` only if the block succeeds."""
+    tmp = partial_path(output)
+    try:
+        yield tmp
+        os.replace(tmp, output)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
