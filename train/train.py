@@ -109,8 +109,8 @@ def validate(
         out = model.forward_sequence(lr[None]).hr[0].clamp(0, 1)
         bic = F.interpolate(lr, scale_factor=scale, mode="bicubic", align_corners=False).clamp(0, 1)
         per_clip[name] = {
-            "psnr_y": sum(psnr_y(o, g, scale) for o, g in zip(out, hr)) / len(hr),
-            "bicubic_psnr_y": sum(psnr_y(o, g, scale) for o, g in zip(bic, hr)) / len(hr),
+            "psnr_y": sum(psnr_y(o, g, scale) for o, g in zip(out, hr, strict=True)) / len(hr),
+            "bicubic_psnr_y": sum(psnr_y(o, g, scale) for o, g in zip(bic, hr, strict=True)) / len(hr),
         }
     model.train()
     mean = {k: sum(v[k] for v in per_clip.values()) / len(per_clip) for k in ("psnr_y", "bicubic_psnr_y")}

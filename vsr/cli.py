@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -18,6 +19,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -70,6 +75,7 @@ def upscale(
     from vsr.config import UpscaleConfig
     from vsr.pipeline.offline import upscale_file
 
+    signal.signal(signal.SIGTERM, _interrupt)  # clean up like Ctrl-C: no partial output left
     try:
         cfg = UpscaleConfig(
             input=input,

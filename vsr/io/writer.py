@@ -147,7 +147,7 @@ class VideoWriter:
         fmt = "rgb24" if batch.data.dtype.itemsize == 1 else "rgb48le"
         array = batch.data.cpu().numpy()
         colorspace = swscale_colorspace(self.info.colorspace)
-        for image, pts in zip(array, batch.pts):
+        for image, pts in zip(array, batch.pts, strict=True):
             frame = av.VideoFrame.from_ndarray(image, format=fmt)
             frame = frame.reformat(
                 format=self.pix_fmt,

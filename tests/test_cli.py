@@ -1,0 +1,157 @@
+"""Bad input gives one line on stderr, a non-zero exit and no output, in-process and as a subprocess."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from tests.clips import make_clip, probe
+from vsr.cli import app
+
+
+def _audio_only(path: Path) -> Path:
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("aac", rate=48000)
+        for start in range(0, 48000, 1024):
+            f = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            f.sample_rate, f.pts = 48000, start
+            for p in s.encode(f):
+                out.mux(p)
+        for p in s.encode(None):
+            out.mux(p)
+    return path
+
+
+def _truncated(path: Path) -> Path:
+    make_clip(path, frames=20)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])  # MP4 from libx264 keeps its index at the end
+    return path
+
+
+Case = Callable[[Path], tuple[list[str], str]]
+
+CASES: dict[str, Case] = {
+    "missing input": lambda d: (["upscale", str(d / "nope.mp4"), str(d / "o.mp4")], "does not exist"),
+    "text named .mp4": lambda d: (
+        (d / "t.mp4").write_text("hello") and ["upscale", str(d / "t.mp4"), str(d / "o.mp4")],
+        "not a video FFmpeg can read",
+    ),
+    "audio only": lambda d: (
+        ["upscale", str(_audio_only(d / "a.m4a")), str(d / "o.mp4")],
+        "has no video stream",
+    ),
+    "truncated": lambda d: (
+        ["upscale", str(_truncated(d / "cut.mp4")), str(d / "o.mp4")],
+        "not a video FFmpeg can read",
+    ),
+    "output dir missing": lambda d: (
+        ["upscale", str(make_clip(d / "in.mp4")), str(d / "no" / "o.mp4")],
+        "output directory",
+    ),
+    "output is input": lambda d: (
+        ["upscale", str(make_clip(d / "in.mp4")), str(d / "in.mp4"), "-y"],
+        "is the input file",
+    ),
+    "output exists": lambda d: (
+        (d / "o.mp4").write_bytes(b"keep") and ["upscale", str(make_clip(d / "in.mp4")), str(d / "o.mp4")],
+        "exists; pass -y/--overwrite",
+    ),
+    "unknown model": lambda d: (
+        ["upscale", str(make_clip(d / "in.mp4")), str(d / "o.mp4"), "--model", "nope"],
+        "neither a shipped model",
+    ),
+    "scale the model lacks": lambda d: (
+        ["upscale", str(make_clip(d / "in.mp4")), str(d / "o.mp4"), "--model", "fast-x4", "--scale", "2"],
+        "upscales x4, not x2",
+    ),
+    "unknown encoder": lambda d: (
+        ["upscale", str(make_clip(d / "in.mp4")), str(d / "o.mp4"), "--codec", "nope264"],
+        "no such encoder",
+    ),
+    "no extension": lambda d: (
+        ["upscale", str(make_clip(d / "in.mp4")), str(d / "out")],
+        "cannot tell the container",
+    ),
+}
+
+
+def _snapshot(d: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(d)): p.read_bytes() for p in d.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_input_cli_runner(tmp_path: Path, case: str) -> None:
+    args, message = CASES[case](tmp_path)
+    before = _snapshot(tmp_path)
+    result = CliRunner().invoke(app, [*args, "--no-progress"])
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("vsr: error: "), result.stderr
+    assert message in lines[0]
+    assert "Traceback" not in result.output
+    assert _snapshot(tmp_path) == before  # nothing written, nothing touched
+
+
+@pytest.mark.parametrize("case", ["missing input", "truncated", "output exists", "unknown model"])
+def test_bad_input_subprocess(tmp_path: Path, case: str) -> None:
+    args, message = CASES[case](tmp_path)
+    before = _snapshot(tmp_path)
+    exe = shutil.which("vsr")
+    cmd = [exe] if exe else [sys.executable, "-c", "from vsr.cli import run; run()"]
+    proc = subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("vsr: error: ") and message in proc.stderr
+    assert _snapshot(tmp_path) == before
+
+
+def test_success_prints_summary_and_overwrites_with_y(tmp_path: Path) -> None:
+    src = make_clip(tmp_path / "in.mp4", frames=5)
+    (tmp_path / "o.mp4").write_bytes(b"old")
+    result = CliRunner().invoke(app, ["upscale", str(src), str(tmp_path / "o.mp4"), "-y", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "5 frames 64x48 -> 256x192" in result.stderr
+    assert probe(tmp_path / "o.mp4")["frames"] == 5
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "o.mp4"]
+
+
+def test_models_lists_shipped() -> None:
+    result = CliRunner().invoke(app, ["models"])
+    assert result.exit_code == 0
+    assert "fast-x4 (default)" in result.stdout and "x4" in result.stdout
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_interrupt_leaves_nothing(tmp_path: Path, sig: str) -> None:
+    import signal
+    import time
+
+    src = make_clip(tmp_path / "in.mp4", frames=400, width=160, height=120)
+    before = _snapshot(tmp_path)
+    exe = shutil.which("vsr")
+    cmd = [exe] if exe else [sys.executable, "-c", "from vsr.cli import run; run()"]
+    proc = subprocess.Popen(
+        [*cmd, "upscale", str(src), str(tmp_path / "o.mp4"), "--no-progress"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(".o.vsr-partial*")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(tmp_path.glob(".o.vsr-partial*")), "the run never started writing"
+    time.sleep(0.5)
+    sent = time.monotonic()
+    proc.send_signal(getattr(signal, sig))
+    _, stderr = proc.communicate(timeout=30)
+    assert time.monotonic() - sent < 10
+    assert proc.returncode == 130
+    assert stderr.strip() == "vsr: error: interrupted; no output was written"
+    assert _snapshot(tmp_path) == before

@@ -1,0 +1,121 @@
+"""vsr.upscale on real files written with PyAV: frames, timestamps, sizes, streams, colour."""
+
+from __future__ import annotations
+
+import logging
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+import vsr
+from tests.clips import make_clip, probe
+
+
+def _upscale(src: Path, dst: Path, **options) -> vsr.pipeline.offline.UpscaleReport:
+    return vsr.upscale(src, dst, progress=False, **options)
+
+
+def test_frames_pts_size_and_audio(tmp_path: Path) -> None:
+    src = make_clip(tmp_path / "in.mp4", frames=14, audio=True)
+    report = _upscale(src, tmp_path / "out.mp4", batch=3)
+    a, b = probe(src), probe(tmp_path / "out.mp4")
+    assert report.frames == a["frames"] == b["frames"] == 14
+    assert (b["width"], b["height"]) == (4 * a["width"], 4 * a["height"])
+    assert b["pts_seconds"] == pytest.approx(a["pts_seconds"], abs=1e-3)
+    assert b["rate"] == a["rate"]
+    assert b["audio_seconds"] == pytest.approx(a["audio_seconds"], abs=1e-6)  # packets copied as-is
+    assert b["audio_start"] == a["audio_start"]
+    assert [t for t, _ in b["streams"]] == ["video", "audio"]
+    assert [p.name for p in tmp_path.iterdir()] and not list(tmp_path.glob("*partial*"))
+
+
+def test_variable_frame_rate_stays_variable(tmp_path: Path) -> None:
+    pts = [0, 1, 2, 5, 6, 10, 11, 12, 20, 21]
+    src = make_clip(tmp_path / "vfr.mkv", frames=len(pts), pts=pts, time_base=Fraction(1, 25))
+    _upscale(src, tmp_path / "out.mkv")
+    out = probe(tmp_path / "out.mkv")
+    assert out["pts_seconds"] == pytest.approx([p / 25 for p in pts], abs=1e-3)
+
+
+def test_odd_size(tmp_path: Path) -> None:
+    src = make_clip(tmp_path / "odd.mkv", width=63, height=37, codec="ffv1")
+    _upscale(src, tmp_path / "out.mp4")
+    out = probe(tmp_path / "out.mp4")
+    assert (out["width"], out["height"]) == (252, 148)
+    assert out["frames"] == 12
+
+
+def test_ten_bit_colour_rotation(tmp_path: Path) -> None:
+    src = make_clip(
+        tmp_path / "hdr.mp4", width=64, height=36, pix_fmt="yuv420p10le", colorspace=1, rotation=90
+    )
+    _upscale(src, tmp_path / "out.mp4")
+    a, b = probe(src), probe(tmp_path / "out.mp4")
+    assert b["pix_fmt"] == "yuv420p10le"
+    for key in ("colorspace", "color_range", "color_primaries", "color_trc", "rotation"):
+        assert b[key] == a[key], key
+    assert b["rotation"] == 90
+
+
+def test_scale_two_with_own_weights(tmp_path: Path) -> None:
+    import torch
+
+    from vsr.models.checkpoint import save_generator
+    from vsr.models.generator import FrameRecurrentGenerator
+
+    torch.manual_seed(0)
+    weights = tmp_path / "x2.safetensors"
+    save_generator(FrameRecurrentGenerator(scale=2, channels=8, blocks=1, flow_channels=4), weights)
+    src = make_clip(tmp_path / "in.mp4")
+    _upscale(src, tmp_path / "out.mp4", scale=2, model=str(weights))
+    assert (probe(tmp_path / "out.mp4")["width"], probe(tmp_path / "out.mp4")["height"]) == (128, 96)
+
+
+@pytest.mark.parametrize("codec,suffix", [("ffv1", ".mkv"), ("libx265", ".mp4"), ("libsvtav1", ".mkv")])
+def test_other_encoders(tmp_path: Path, codec: str, suffix: str) -> None:
+    src = make_clip(tmp_path / "in.mp4", frames=6)
+    options = {"crf": None, "preset": None} if codec == "ffv1" else {"preset": None}
+    _upscale(src, tmp_path / f"out{suffix}", codec=codec, **options)
+    out = probe(tmp_path / f"out{suffix}")
+    assert out["frames"] == 6 and out["width"] == 256
+    decoders = {"ffv1": {"ffv1"}, "libx265": {"hevc"}, "libsvtav1": {"av1", "libdav1d", "libaom-av1"}}
+    assert out["codec"] in decoders[codec]
+
+
+def test_subtitles_copied_or_reported(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    src = make_clip(tmp_path / "in.mkv", audio=True, subtitles=True)
+    _upscale(src, tmp_path / "out.mkv")
+    assert [t for t, _ in probe(tmp_path / "out.mkv")["streams"]] == ["video", "audio", "subtitle"]
+    with caplog.at_level(logging.WARNING):
+        _upscale(src, tmp_path / "out.mp4")  # MP4 cannot hold ASS subtitles
+    assert [t for t, _ in probe(tmp_path / "out.mp4")["streams"]] == ["video", "audio"]
+    assert "cannot hold subtitle stream #2 (ssa)" in caplog.text
+
+
+def test_second_video_stream_selected(tmp_path: Path) -> None:
+    import av
+
+    path = tmp_path / "two.mkv"
+    with av.open(str(path), "w") as out:
+        streams = []
+        for w, h in ((64, 48), (32, 24)):
+            s = out.add_stream("ffv1", rate=25)
+            s.width, s.height, s.pix_fmt = w, h, "yuv420p"
+            streams.append(s)
+        from tests.clips import pattern
+
+        for i in range(5):
+            for s in streams:
+                frame = av.VideoFrame.from_ndarray(pattern(i, s.width, s.height), format="rgb24")
+                frame.pts = i
+                for packet in s.encode(frame.reformat(format="yuv420p")):
+                    out.mux(packet)
+        for s in streams:
+            for packet in s.encode(None):
+                out.mux(packet)
+    _upscale(path, tmp_path / "first.mkv")
+    _upscale(path, tmp_path / "second.mkv", stream=1)
+    assert probe(tmp_path / "first.mkv")["width"] == 256
+    assert probe(tmp_path / "second.mkv")["width"] == 128
+    assert probe(tmp_path / "second.mkv")["frames"] == 5
