@@ -37,3 +37,42 @@ def test_border_crop_ignores_edges() -> None:
     b[:, :4, :] = 1 - b[:, :4, :]
     assert psnr_y(b, a, border=4) == math.inf
     assert psnr_y(b, a, border=0) < 30
+
+
+def test_tof_and_flicker_zero_for_identical_and_positive_for_jitter() -> None:
+    from vsr.metrics import flicker, tof
+
+    torch.manual_seed(0)
+    base = torch.nn.functional.interpolate(torch.rand(1, 3, 12, 12), size=(48, 48), mode="bicubic")[0].clamp(0, 1)
+    video = torch.stack([torch.roll(base, shifts=i, dims=-1) for i in range(4)])  # moves 1 px/frame
+    assert tof(video, video) == 0.0
+    assert flicker(video, video) == 0.0
+    jitter = video.clone()
+    jitter[2] = torch.roll(jitter[2], shifts=3, dims=-2)  # one frame jumps vertically
+    assert tof(jitter, video) > 0.1
+    assert flicker(jitter, video) > 1.0
+
+
+def test_flicker_by_hand() -> None:
+    from vsr.metrics import flicker
+
+    ref = torch.full((2, 3, 4, 4), 0.5)
+    out = ref.clone()
+    out[1] += 20.0 / 219.0  # frame 1 is 20 luma levels brighter than it should be
+    assert flicker(out, ref) == pytest.approx(20.0, abs=1e-4)
+
+
+def test_ssim_matches_direct_2d_window() -> None:
+    """The separable implementation equals the textbook 2-D Gaussian window formula."""
+    torch.manual_seed(1)
+    a, b = torch.rand(3, 24, 24), torch.rand(3, 24, 24)
+    ya, yb = torch.round(luma(a.double()))[None, None], torch.round(luma(b.double()))[None, None]
+    g = torch.exp(-((torch.arange(11, dtype=torch.float64) - 5) ** 2) / (2 * 1.5**2))
+    w = torch.outer(g / g.sum(), g / g.sum())[None, None]
+    conv = torch.nn.functional.conv2d
+    mx, my = conv(ya, w), conv(yb, w)
+    vx, vy, cxy = conv(ya * ya, w) - mx**2, conv(yb * yb, w) - my**2, conv(ya * yb, w) - mx * my
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    expected = (((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx**2 + my**2 + c1) * (vx + vy + c2))).mean()
+    assert ssim_y(a, b) == pytest.approx(float(expected), abs=1e-9)
+    assert ssim_y(a, b) < 0.5

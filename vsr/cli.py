@@ -47,7 +47,7 @@ def upscale(
     scale: Annotated[int, typer.Option("--scale", "-s", help="Upscaling factor.")] = 4,
     model: Annotated[
         str | None,
-        typer.Option("--model", "-m", help="Shipped model name (see `vsr models`) or a .safetensors path."),
+        typer.Option("--model", "-m", help="Shipped model name (see `vsr models`), a .safetensors path, or bicubic (the baseline)."),
     ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     dtype: Annotated[str, typer.Option(help="auto, float32, bfloat16 or float16.")] = "auto",
@@ -116,7 +116,8 @@ def models() -> None:
             f"{m.info.get('stage', '?'):<5} {m.info.get('degradation', '?'):<3} "
             f"iters {m.info.get('iterations', '?'):<6} val PSNR-Y {quality}"
         )
-    typer.echo("\n".join(rows) if rows else "no shipped models")
+    rows.append(f"{'bicubic':<22} any  built-in baseline (no model)")
+    typer.echo("\n".join(rows))
 
 
 def run() -> None:

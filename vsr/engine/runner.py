@@ -44,6 +44,13 @@ def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
     return DTYPES[name]
 
 
+def to_frames(hr: torch.Tensor, max_value: int) -> torch.Tensor:
+    """(n, 3, H, W) float in [0, 1] -> (n, H, W, 3) uint8/uint16 on the CPU."""
+    out = hr.float().clamp_(0, 1).mul_(max_value).round_()
+    out = out.to(torch.uint8) if max_value == 255 else out.to(torch.int32).to(torch.uint16)
+    return out.permute(0, 2, 3, 1).contiguous().cpu()
+
+
 @dataclass(frozen=True)
 class RunnerSettings:
     device: torch.device
@@ -79,11 +86,7 @@ class Runner:
         return x.contiguous(memory_format=torch.channels_last)
 
     def _from_model(self, hr: torch.Tensor, batch: FrameBatch) -> torch.Tensor:
-        # (n, 3, H', W') float -> (n, H, W, 3) integer, cropped to scale x the input size
-        hr = hr[..., : batch.height * self.scale, : batch.width * self.scale]
-        out = hr.clamp_(0, 1).mul_(batch.max_value).round_()
-        out = out.to(torch.uint8) if batch.max_value == 255 else out.to(torch.int32).to(torch.uint16)
-        return out.permute(0, 2, 3, 1).contiguous().cpu()
+        return to_frames(hr[..., : batch.height * self.scale, : batch.width * self.scale], batch.max_value)
 
     def _is_cut(self, previous: torch.Tensor, current: torch.Tensor) -> bool:
         return float((current - previous).abs().mean()) > self.settings.scene_cut
@@ -110,3 +113,21 @@ class Runner:
         return FrameBatch(
             self._from_model(torch.cat(outputs), batch), batch.pts, batch.time_base, batch.reset
         )
+
+
+class BicubicRunner:
+    """The baseline: bicubic upscaling with the same conversions as Runner (no model, no state)."""
+
+    def __init__(self, scale: int, device: torch.device) -> None:
+        self.scale = scale
+        self.device = device
+        self.scene_cuts = 0
+
+    def reset(self) -> None:
+        pass
+
+    @torch.inference_mode()
+    def upscale(self, batch: FrameBatch) -> FrameBatch:
+        x = batch.data.to(self.device).permute(0, 3, 1, 2).float().div_(batch.max_value)
+        hr = F.interpolate(x, scale_factor=self.scale, mode="bicubic", align_corners=False)
+        return FrameBatch(to_frames(hr, batch.max_value), batch.pts, batch.time_base, batch.reset)

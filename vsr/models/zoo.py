@@ -12,6 +12,7 @@ from vsr.models.generator import FrameRecurrentGenerator, GeneratorArgs
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 DEFAULT_FOR_SCALE = {4: "fast-x4", 2: "fast-x2"}
+BICUBIC = "bicubic"  # the built-in baseline: no model, bicubic interpolation
 PICKLE_SUFFIXES = {".pt", ".pth", ".ckpt", ".pkl", ".bin"}
 
 

@@ -12,12 +12,12 @@ import av
 from tqdm import tqdm
 
 from vsr.config import UpscaleConfig
-from vsr.engine.runner import Runner, RunnerSettings, resolve_device, resolve_dtype
+from vsr.engine.runner import BicubicRunner, Runner, RunnerSettings, resolve_device, resolve_dtype
 from vsr.errors import InputError, OutputError
 from vsr.frames import FrameBatch
 from vsr.io.reader import VideoReader
 from vsr.io.writer import EncodeSettings, VideoWriter, atomic_output, check_encoder
-from vsr.models.zoo import load_model
+from vsr.models.zoo import BICUBIC, load_model
 from vsr.pipeline.stages import Pipeline
 
 log = logging.getLogger(__name__)
@@ -67,12 +67,16 @@ def check_paths(input: Path, output: Path, overwrite: bool) -> None:
 
 def upscale_file(cfg: UpscaleConfig) -> UpscaleReport:
     check_paths(cfg.input, cfg.output, cfg.overwrite)
-    model, info = load_model(cfg.model, cfg.scale)
     device = resolve_device(cfg.device)
     dtype = resolve_dtype(cfg.dtype, device)
+    runner: Runner | BicubicRunner
+    if cfg.model == BICUBIC:
+        runner, model_name = BicubicRunner(cfg.scale, device), BICUBIC
+    else:
+        model, info = load_model(cfg.model, cfg.scale)
+        runner, model_name = Runner(model, RunnerSettings(device=device, dtype=dtype)), info["name"]
     check_encoder(cfg.codec)
     settings = EncodeSettings(codec=cfg.codec, crf=cfg.crf, preset=cfg.preset, pix_fmt=cfg.pix_fmt)
-    runner = Runner(model, RunnerSettings(device=device, dtype=dtype))
     start = time.perf_counter()
     with VideoReader(cfg.input, stream_index=cfg.stream) as reader:
         vi = reader.info
@@ -126,8 +130,8 @@ def upscale_file(cfg: UpscaleConfig) -> UpscaleReport:
         seconds=time.perf_counter() - start,
         input_size=(vi.width, vi.height),
         output_size=(out_w, out_h),
-        model=info["name"],
+        model=model_name,
         device=str(device),
-        dtype=str(dtype).removeprefix("torch."),
+        dtype="float32" if isinstance(runner, BicubicRunner) else str(dtype).removeprefix("torch."),
         scene_cuts=runner.scene_cuts,
     )

@@ -1,0 +1,166 @@
+"""Quality of a shipped model on the validation clips, against bicubic and Lanczos.
+
+For every clip in --val-dir: HR = all decoded frames (cropped to a multiple of 2 x scale); LR = antialiased
+bicubic x4 downscale stored losslessly ("BI"), and the same LR compressed with H.264 CRF 23
+("BI+H264"). Each method upscales each LR; PSNR-Y / SSIM-Y (border 4), tOF and flicker are computed
+against HR. "model-per-frame" is the same model with its recurrent state reset on every frame.
+
+    python benchmarks/eval_quality.py --model fast-x4 --json benchmarks/results/quality_fast-x4.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import platform
+import sys
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from vsr.degradations import bicubic_downscale, crop_to_multiple
+from vsr.engine.runner import Runner, RunnerSettings, resolve_dtype
+from vsr.frames import FrameBatch
+from vsr.metrics import Reference
+from vsr.models.zoo import load_model
+
+
+def decode(path: Path, limit: int) -> torch.Tensor:
+    with av.open(str(path)) as c:
+        frames = [f.to_ndarray(format="rgb24") for _, f in zip(range(limit), c.decode(video=0), strict=False)]
+    return torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float() / 255.0
+
+
+def h264_roundtrip(lr: torch.Tensor, crf: int = 23) -> torch.Tensor:
+    """Encode (t, 3, h, w) frames with libx264 CRF `crf` (yuv420p) in memory and decode them back."""
+    buf = io.BytesIO()
+    frames = (lr * 255).round().byte().permute(0, 2, 3, 1).numpy()
+    with av.open(buf, "w", format="mp4") as out:
+        s = out.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = lr.shape[-1], lr.shape[-2], "yuv420p"
+        s.codec_context.options = {"crf": str(crf), "preset": "medium"}
+        for i, f in enumerate(frames):
+            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24").reformat(
+                format="yuv420p"
+            )
+            vf.pts = i
+            for p in s.encode(vf):
+                out.mux(p)
+        for p in s.encode(None):
+            out.mux(p)
+    buf.seek(0)
+    with av.open(buf) as c:
+        back = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    return torch.from_numpy(np.stack(back)).permute(0, 3, 1, 2).float() / 255.0
+
+
+def to_u8(x: torch.Tensor) -> torch.Tensor:
+    return (x.clamp(0, 1) * 255).round().byte()
+
+
+def upscale_model(runner: Runner, lr: torch.Tensor, per_frame: bool) -> torch.Tensor:
+    runner.reset()
+    data = to_u8(lr).permute(0, 2, 3, 1).contiguous()  # (t, h, w, 3)
+    out = []
+    for i in range(data.shape[0]):
+        batch = FrameBatch(data[i : i + 1], (i,), Fraction(1, 25), reset=per_frame)
+        out.append(runner.upscale(batch).data)
+    return torch.cat(out).permute(0, 3, 1, 2).float() / 255.0
+
+
+def upscale_bicubic(lr: torch.Tensor, scale: int) -> torch.Tensor:
+    up = F.interpolate(lr, scale_factor=scale, mode="bicubic", align_corners=False)
+    return to_u8(up).float() / 255.0
+
+
+def upscale_lanczos(lr: torch.Tensor, scale: int) -> torch.Tensor:
+    out = []
+    for f in to_u8(lr).permute(0, 2, 3, 1).numpy():
+        h, w = f.shape[:2]
+        out.append(cv2.resize(f, (w * scale, h * scale), interpolation=cv2.INTER_LANCZOS4))
+    return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).float() / 255.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="fast-x4")
+    parser.add_argument("--val-dir", type=Path, default=Path("../shared/data/val"))
+    parser.add_argument("--frames", type=int, default=10_000, help="at most this many frames per clip")
+    parser.add_argument("--dtype", default="auto")
+    parser.add_argument("--ssim-stride", type=int, default=2, help="SSIM on every Nth frame")
+    parser.add_argument("--tof-stride", type=int, default=2, help="tOF on every Nth frame pair")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+
+    model, info = load_model(args.model)
+    scale = model.scale
+    device = torch.device("cpu")
+    runner = Runner(model, RunnerSettings(device=device, dtype=resolve_dtype(args.dtype, device)))
+    methods = ["bicubic", "lanczos", "model-per-frame", "model"]
+    results: dict[str, dict] = {}
+    start = time.time()
+    for clip in sorted(p for p in args.val_dir.iterdir() if p.is_file()):
+        hr = crop_to_multiple(decode(clip, args.frames), 2 * scale)
+        lr_bi = bicubic_downscale(hr, scale)
+        reference = Reference(hr, border=scale)
+        for setting, lr in (("BI", lr_bi), ("BI+H264", h264_roundtrip(lr_bi))):
+            row = {}
+            for method in methods:
+                if method == "bicubic":
+                    sr = upscale_bicubic(lr, scale)
+                elif method == "lanczos":
+                    sr = upscale_lanczos(lr, scale)
+                else:
+                    sr = upscale_model(runner, lr, per_frame=method == "model-per-frame")
+                row[method] = reference.score(sr, args.ssim_stride, args.tof_stride)
+            results.setdefault(setting, {})[clip.stem] = row
+            print(clip.stem, setting, {m: round(v["psnr_y"], 3) for m, v in row.items()}, flush=True)
+
+    summary = {
+        setting: {
+            method: {
+                k: float(np.mean([c[method][k] for c in clips.values()]))
+                for k in ("psnr_y", "ssim_y", "tof", "flicker")
+            }
+            for method in methods
+        }
+        for setting, clips in results.items()
+    }
+    report = {
+        "command": "python " + " ".join(sys.argv),
+        "model": args.model,
+        "model_info": info,
+        "dtype": str(runner.settings.dtype).removeprefix("torch."),
+        "machine": {
+            "cpu": platform.processor() or platform.machine(),
+            "cores": torch.get_num_threads(),
+            "torch": torch.__version__,
+        },
+        "seconds": round(time.time() - start, 1),
+        "metrics": (
+            f"PSNR-Y/SSIM-Y: BT.601 luma 16-235, border {scale}, per-frame mean (SSIM every {args.ssim_stride} frames); "
+            f"tOF: mean L1 of Farneback flow difference in px (every {args.tof_stride} pairs); "
+            "flicker: mean |temporal luma difference error| (16-235 scale)"
+        ),
+        "summary": summary,
+        "clips": results,
+    }
+    for setting, rows in summary.items():
+        print(f"\n{setting}: mean over {len(results[setting])} clips")
+        print(f"{'method':<16}{'PSNR-Y':>8}{'SSIM-Y':>8}{'tOF':>8}{'flicker':>9}")
+        for method, m in rows.items():
+            print(f"{method:<16}{m['psnr_y']:8.3f}{m['ssim_y']:8.4f}{m['tof']:8.3f}{m['flicker']:9.3f}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
