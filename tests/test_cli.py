@@ -77,6 +77,22 @@ CASES: dict[str, Case] = {
         ["upscale", str(make_clip(d / "in.mp4")), str(d / "o.mp4"), "--codec", "nope264"],
         "no such encoder",
     ),
+    "crf out of range": lambda d: (
+        ["upscale", str(make_clip(d / "in.mp4")), str(d / "o.mp4"), "--crf", "99"],
+        "--crf",
+    ),
+    "pix-fmt the encoder lacks": lambda d: (
+        ["upscale", str(make_clip(d / "in.mp4")), str(d / "o.mp4"), "--pix-fmt", "rgb8"],
+        "not supported by libx264",
+    ),
+    "bad device": lambda d: (
+        ["upscale", str(make_clip(d / "in.mp4")), str(d / "o.mp4"), "--device", "tpu"],
+        "--device",
+    ),
+    "batch zero": lambda d: (
+        ["upscale", str(make_clip(d / "in.mp4")), str(d / "o.mp4"), "--batch", "0"],
+        "--batch",
+    ),
     "no extension": lambda d: (
         ["upscale", str(make_clip(d / "in.mp4")), str(d / "out")],
         "cannot tell the container",

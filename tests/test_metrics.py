@@ -43,7 +43,9 @@ def test_tof_and_flicker_zero_for_identical_and_positive_for_jitter() -> None:
     from vsr.metrics import flicker, tof
 
     torch.manual_seed(0)
-    base = torch.nn.functional.interpolate(torch.rand(1, 3, 12, 12), size=(48, 48), mode="bicubic")[0].clamp(0, 1)
+    base = torch.nn.functional.interpolate(torch.rand(1, 3, 12, 12), size=(48, 48), mode="bicubic")[0].clamp(
+        0, 1
+    )
     video = torch.stack([torch.roll(base, shifts=i, dims=-1) for i in range(4)])  # moves 1 px/frame
     assert tof(video, video) == 0.0
     assert flicker(video, video) == 0.0

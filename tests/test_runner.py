@@ -79,7 +79,12 @@ def test_bicubic_runner_is_bicubic() -> None:
     frames = _frames(2, 20, 12)
     out = BicubicRunner(4, CPU).upscale(_batch(frames)).data
     x = frames.permute(0, 3, 1, 2).float() / 255
-    expected = (F.interpolate(x, scale_factor=4, mode="bicubic").clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1)
+    expected = (
+        (F.interpolate(x, scale_factor=4, mode="bicubic").clamp(0, 1) * 255)
+        .round()
+        .byte()
+        .permute(0, 2, 3, 1)
+    )
     assert torch.equal(out, expected)
 
 

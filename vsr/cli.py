@@ -47,7 +47,11 @@ def upscale(
     scale: Annotated[int, typer.Option("--scale", "-s", help="Upscaling factor.")] = 4,
     model: Annotated[
         str | None,
-        typer.Option("--model", "-m", help="Shipped model name (see `vsr models`), a .safetensors path, or bicubic (the baseline)."),
+        typer.Option(
+            "--model",
+            "-m",
+            help="Shipped model name (see `vsr models`), a .safetensors path, or bicubic (the baseline).",
+        ),
     ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     dtype: Annotated[str, typer.Option(help="auto, float32, bfloat16 or float16.")] = "auto",

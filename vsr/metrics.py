@@ -50,7 +50,9 @@ def ssim_plane(x: np.ndarray, y: np.ndarray) -> float:
     var_x = blur(x * x) - mu_x**2
     var_y = blur(y * y) - mu_y**2
     cov = blur(x * y) - mu_x * mu_y
-    ssim_map = ((2 * mu_x * mu_y + _C1) * (2 * cov + _C2)) / ((mu_x**2 + mu_y**2 + _C1) * (var_x + var_y + _C2))
+    ssim_map = ((2 * mu_x * mu_y + _C1) * (2 * cov + _C2)) / (
+        (mu_x**2 + mu_y**2 + _C1) * (var_x + var_y + _C2)
+    )
     return float(ssim_map.mean())
 
 
@@ -98,7 +100,12 @@ class Reference:
         return {
             "psnr_y": float(np.mean([psnr_plane(o, r) for o, r in zip(out_c, ref_c, strict=True)])),
             "ssim_y": float(
-                np.mean([ssim_plane(o, r) for o, r in zip(out_c[::ssim_stride], ref_c[::ssim_stride], strict=True)])
+                np.mean(
+                    [
+                        ssim_plane(o, r)
+                        for o, r in zip(out_c[::ssim_stride], ref_c[::ssim_stride], strict=True)
+                    ]
+                )
             ),
             "tof": self._tof(out, tof_stride),
             "flicker": _flicker(out, self.planes),

@@ -125,6 +125,13 @@ class VideoWriter:
         cc.thread_type = "AUTO"
         if info.rotation:
             stream.set_display_rotation(info.rotation)
+        try:  # open now, so an encoder that cannot run here fails before any frame is decoded
+            cc.open()
+        except av.FFmpegError as exc:
+            raise OptionError(
+                f"--codec {settings.codec}: the encoder does not start with these settings ({exc.strerror}); "
+                "hardware encoders need their GPU"
+            ) from None
         self.video = stream
 
     def _add_side_streams(self, side_streams: list[av.stream.Stream]) -> None:
