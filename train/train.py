@@ -39,6 +39,7 @@ class TrainConfig:
     preset: str = "fast"
     scale: int = 4
     stage: str = "psnr"
+    warp: str = "preset"  # preset, hr (warp the HR frame) or folded (warp at LR resolution)
     max_frames_per_clip: int = 300
     frames: int = 8  # T, frames per training window
     crop: int = 128  # HR crop size
@@ -63,12 +64,16 @@ class TrainConfig:
             raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {self.preset!r}")
         if self.stage != "psnr":
             raise ValueError(f"stage {self.stage!r} is not implemented; use 'psnr'")
+        if self.warp not in ("preset", "hr", "folded"):
+            raise ValueError(f"warp must be preset, hr or folded, got {self.warp!r}")
         if self.frames < 2:
             raise ValueError("frames must be at least 2 (the warping loss needs pairs)")
 
     def model_args(self) -> GeneratorArgs:
-        preset = asdict(PRESETS[self.preset])
-        return GeneratorArgs(**{**preset, "scale": self.scale})
+        args = {**asdict(PRESETS[self.preset]), "scale": self.scale}
+        if self.warp != "preset":
+            args["hr_warp"] = self.warp == "hr"
+        return GeneratorArgs(**args)
 
 
 def charbonnier(x: torch.Tensor, y: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
