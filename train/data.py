@@ -108,7 +108,7 @@ class WindowDataset(Dataset):
         t, h, w, _ = clip.shape
         t0 = rng.integers(t - self.frames + 1)
         y0, x0 = rng.integers(h - self.crop + 1), rng.integers(w - self.crop + 1)
-        window = np.asarray(clip[t0 : t0 + self.frames, y0 : y0 + self.crop, x0 : x0 + self.crop])
+        window = np.array(clip[t0 : t0 + self.frames, y0 : y0 + self.crop, x0 : x0 + self.crop])  # copy
         hr = torch.from_numpy(window).permute(0, 3, 1, 2).float().div_(255.0)  # (t, 3, c, c)
         flips = rng.integers(2, size=4)
         if flips[0]:

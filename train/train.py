@@ -58,6 +58,7 @@ class TrainConfig:
     val_frames: int = 20
     ckpt_every: int = 250
     resume: bool = False
+    stop_at: int = 0  # stop this process at this iteration (checkpointed); 0 = run to `iters`
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
@@ -210,7 +211,8 @@ def train(cfg: TrainConfig) -> None:
                     metrics["val_bicubic_psnr_y"],
                     metrics["val_gain_db"],
                 )
-            if it % cfg.ckpt_every == 0 or it == cfg.iters:
+            stopping = it == cfg.stop_at
+            if it % cfg.ckpt_every == 0 or it == cfg.iters or stopping:
                 save_checkpoint(
                     ckpt_path,
                     {
@@ -223,7 +225,9 @@ def train(cfg: TrainConfig) -> None:
                         "model_args": asdict(model.args),
                     },
                 )
-    log.info("done at iteration %d", it)
+            if stopping:
+                break
+    log.info("stopped at iteration %d", it)
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:

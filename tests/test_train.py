@@ -1,0 +1,70 @@
+"""Training: a few real iterations on clips written by the test, exact resume, export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.clips import make_clip
+from train.export import export
+from train.train import TrainConfig, train
+from vsr.models.zoo import load_model
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> tuple[Path, Path]:
+    (tmp_path / "train").mkdir()
+    (tmp_path / "val").mkdir()
+    make_clip(tmp_path / "train" / "a.mp4", frames=10, width=80, height=64)
+    make_clip(tmp_path / "train" / "b.mkv", frames=10, width=64, height=64, codec="ffv1")
+    make_clip(tmp_path / "val" / "v.mp4", frames=4, width=64, height=48)
+    return tmp_path / "train", tmp_path / "val"
+
+
+def _config(tmp_path: Path, data: tuple[Path, Path], out: str, **kw) -> TrainConfig:
+    defaults = dict(
+        out_dir=str(tmp_path / out),
+        train_dir=str(data[0]),
+        val_dir=str(data[1]),
+        cache_dir=str(tmp_path / "cache"),
+        frames=3,
+        crop=32,
+        batch=2,
+        iters=6,
+        warmup=2,
+        log_every=1,
+        val_every=3,
+        val_frames=4,
+        ckpt_every=100,
+    )
+    return TrainConfig(**{**defaults, **kw})
+
+
+def test_resume_is_exact(tmp_path: Path, data: tuple[Path, Path]) -> None:
+    train(_config(tmp_path, data, "straight"))
+    train(_config(tmp_path, data, "split", stop_at=4))
+    train(_config(tmp_path, data, "split", resume=True))
+    a = torch.load(tmp_path / "straight" / "ckpt.pt", weights_only=True)
+    b = torch.load(tmp_path / "split" / "ckpt.pt", weights_only=True)
+    assert a["iter"] == b["iter"] == 6
+    for key, value in a["model"].items():
+        assert torch.equal(value, b["model"][key]), key
+    assert a["optimizer"]["state"][0]["exp_avg"].abs().sum() > 0  # it really trained
+    log = (tmp_path / "split" / "log.jsonl").read_text().splitlines()
+    assert sum('"val_psnr_y"' in line for line in log) == 2  # at 3 and at 6
+
+
+def test_refuses_to_overwrite_a_run(tmp_path: Path, data: tuple[Path, Path]) -> None:
+    train(_config(tmp_path, data, "run", stop_at=1))
+    with pytest.raises(SystemExit, match="--resume"):
+        train(_config(tmp_path, data, "run"))
+
+
+def test_export_loads_as_a_model(tmp_path: Path, data: tuple[Path, Path]) -> None:
+    train(_config(tmp_path, data, "run", iters=3))
+    path = export(tmp_path / "run", "tiny-x4", out_dir=tmp_path / "weights")
+    model, info = load_model(str(path), 4)
+    assert info["iterations"] == 3 and info["val_psnr_y"] is not None
+    assert model.args.channels == 16
