@@ -12,6 +12,8 @@ import typer
 
 from vsr.errors import VsrError
 
+log = logging.getLogger("vsr")
+
 app = typer.Typer(
     name="vsr",
     help="Video super-resolution with a frame-recurrent GAN generator.",
@@ -102,6 +104,11 @@ def upscale(
         raise _fail(str(exc)) from None
     except KeyboardInterrupt:
         raise _fail("interrupted; no output was written", 130) from None
+    except Exception as exc:  # a bug, not a user mistake: still one line, details with -v
+        log.info("unexpected error", exc_info=True)
+        raise _fail(
+            f"unexpected {type(exc).__name__}: {exc} (no output was written; -v shows details)"
+        ) from None
     typer.echo(f"vsr: {report.summary()}", err=True)
 
 

@@ -160,7 +160,8 @@ class VideoReader:
         while (frame := self._next_frame()) is not None:
             p = frame.pts if frame.pts is not None else (0 if last_pts is None else last_pts + step)
             last_pts = p
-            arrays.append(frame.to_ndarray(format=fmt))
+            # A stream whose frame size changes midway is scaled to its first size, as ffmpeg does.
+            arrays.append(frame.to_ndarray(format=fmt, width=self.info.width, height=self.info.height))
             pts.append(int(p))
             if len(arrays) == size:
                 yield FrameBatch(torch.from_numpy(np.stack(arrays)), tuple(pts), time_base)
