@@ -35,6 +35,7 @@ def make_clip(
     time_base: Fraction | None = None,
     colorspace: int | None = None,
     rotation: int = 0,
+    sample_aspect_ratio: Fraction | None = None,
 ) -> Path:
     """Write a clip and return its path. `pts` (in `time_base`) makes it variable frame rate."""
     time_base = time_base or Fraction(1, rate)
@@ -53,6 +54,8 @@ def make_clip(
             video.codec_context.color_trc = 1 if colorspace == 1 else 6
         if rotation:
             video.set_display_rotation(rotation)
+        if sample_aspect_ratio is not None:
+            video.codec_context.sample_aspect_ratio = sample_aspect_ratio
         audio_stream = out.add_stream("aac", rate=48000) if audio else None
         if audio_stream is not None:
             audio_stream.layout = "stereo"
@@ -113,6 +116,8 @@ def probe(path: Path) -> dict:
             "color_trc": int(first.color_trc),
             "rotation": int(first.rotation or 0),
             "rate": v.average_rate,
+            "sample_aspect_ratio": v.sample_aspect_ratio,
+            "display_aspect_ratio": v.display_aspect_ratio,
             "codec": v.codec_context.name,
             "streams": [(s.type, s.codec_context.name if s.codec_context else None) for s in c.streams],
         }

@@ -58,6 +58,15 @@ def test_ten_bit_colour_rotation(tmp_path: Path) -> None:
     assert b["rotation"] == 90
 
 
+def test_anamorphic_display_aspect_kept(tmp_path: Path) -> None:
+    src = make_clip(tmp_path / "dv.mkv", width=72, height=48, sample_aspect_ratio=Fraction(16, 11))
+    _upscale(src, tmp_path / "out.mkv")
+    a, b = probe(src), probe(tmp_path / "out.mkv")
+    assert a["sample_aspect_ratio"] == Fraction(16, 11)
+    assert b["sample_aspect_ratio"] == a["sample_aspect_ratio"]
+    assert b["display_aspect_ratio"] == a["display_aspect_ratio"]
+
+
 def test_scale_two_with_own_weights(tmp_path: Path) -> None:
     import torch
 

@@ -155,6 +155,10 @@ def train(cfg: TrainConfig) -> None:
         torch.set_rng_state(ckpt["rng"])
         start = ckpt["iter"]
         log.info("resumed from %s at iteration %d", ckpt_path, start)
+        log_path = out_dir / "log.jsonl"
+        if log_path.exists():  # drop what was logged after the checkpoint: it is about to be redone
+            kept = [line for line in log_path.read_text().splitlines() if json.loads(line)["iter"] <= start]
+            log_path.write_text("".join(line + "\n" for line in kept))
     (out_dir / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
 
     clips = load_clips(cfg.train_dir, cache / "train", cfg.max_frames_per_clip)
