@@ -70,7 +70,10 @@ def upscale(
     ] = None,
     batch: Annotated[int, typer.Option(help="Frames per batch handed between stages.")] = 8,
     stream: Annotated[
-        int | None, typer.Option(help="Index of the video stream to upscale (default: the first).")
+        int | None,
+        typer.Option(
+            help="Container index of the video stream to upscale, as ffprobe lists it (default: the first video stream)."
+        ),
     ] = None,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", "-y", help="Replace OUTPUT if it exists.")

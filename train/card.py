@@ -1,0 +1,111 @@
+"""Write the model card of a shipped model from its metadata, training log and benchmark results.
+
+    python -m train.card fast-x4 --log train/logs/fast-x4/log.jsonl \\
+        --quality benchmarks/results/quality_fast-x4.json --speed benchmarks/results/speed_cpu.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from vsr.models.zoo import WEIGHTS_DIR, load_model, shipped_models
+
+
+def training_hours(log_path: Path) -> float:
+    seconds, last_iter = 0.0, 0
+    for line in log_path.read_text().splitlines():
+        entry = json.loads(line)
+        if "s_per_iter" in entry:
+            seconds += entry["s_per_iter"] * (entry["iter"] - last_iter)
+            last_iter = entry["iter"]
+    return seconds / 3600
+
+
+def quality_table(quality: dict) -> str:
+    rows = ["| LR input | method | PSNR-Y (dB) | SSIM-Y | tOF | flicker |", "|---|---|---|---|---|---|"]
+    for setting, methods in quality["summary"].items():
+        for method, m in methods.items():
+            rows.append(
+                f"| {setting} | {method} | {m['psnr_y']:.3f} | {m['ssim_y']:.4f} | {m['tof']:.3f} | {m['flicker']:.3f} |"
+            )
+    return "\n".join(rows)
+
+
+def render(name: str, log_path: Path, quality: dict | None, speed: dict | None, notes: str) -> str:
+    scale = {m.name: m.args.scale for m in shipped_models()}[name]
+    model, info = load_model(name, scale)
+    params = sum(p.numel() for p in model.parameters())
+    args = model.args
+    config = json.loads((log_path.parent / "config.json").read_text())
+    parts = [
+        f"# {name}",
+        "",
+        f"Frame-recurrent generator (FRVSR family), x{args.scale}: {args.channels} channels x {args.blocks} "
+        f"residual blocks, flow net {args.flow_channels} channels, "
+        f"{'HR' if args.hr_warp else 'folded (LR-resolution)'} warping; {params:,} parameters.",
+        "",
+        "## Training",
+        "",
+        f"- Data: `{config['train_dir']}` (the permissive clips of ../shared/data/MANIFEST.md; "
+        f"no restricted clip), first {config['max_frames_per_clip']} frames of each clip.",
+        f"- Degradation: {info.get('degradation', 'BI')} (antialiased bicubic x{args.scale}, 8-bit).",
+        f"- Stage: {info.get('stage', 'psnr')} (Charbonnier on HR frames + {config['warp_weight']} x warping loss).",
+        f"- {info['iterations']} iterations, batch {config['batch']}, windows of {config['frames']} frames, "
+        f"HR crops {config['crop']}x{config['crop']}, Adam lr {config['lr']} with warm-up and cosine decay; "
+        f"{training_hours(log_path):.2f} h on 2 CPU cores (AMD EPYC, AVX-512), seed {config['seed']}.",
+        f"- Log: `{log_path}` (JSON lines: losses, learning rate, validation PSNR-Y every {config['val_every']} "
+        "iterations on the first 20 frames of each validation clip).",
+    ]
+    if notes:
+        parts += [f"- {notes}"]
+    if quality:
+        parts += [
+            "",
+            "## Validation",
+            "",
+            f"All frames of the {len(next(iter(quality['clips'].values())))} clips in `../shared/data/val/` "
+            "(never used for training). " + quality["metrics"] + ".",
+            f"Model run in {quality['dtype']} (the CPU default).",
+            "",
+            quality_table(quality),
+            "",
+            f"Command: `{quality['command']}`",
+        ]
+    if speed:
+        stage = speed["model_stage_fps"]
+        parts += [
+            "",
+            "## Speed (2-core AMD EPYC, no GPU)",
+            "",
+            "Model stage 320x180 -> 1280x720: "
+            + ", ".join(f"{k} {v:.1f} fps" for k, v in stage.items())
+            + ".",
+        ]
+        for label, e in speed["end_to_end"].items():
+            parts.append(
+                f"`vsr upscale` end to end ({label}): {e['fast-x4_fps']:.1f} fps; bicubic baseline through the same "
+                f"decoder and encoder {e['bicubic_fps']:.1f} fps (time ratio {e['time_ratio_vs_bicubic']:.2f})."
+            )
+        parts += ["", f"Command: `{speed['command']}`"]
+    return "\n".join(parts) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m train.card", description=__doc__.splitlines()[0])
+    parser.add_argument("name")
+    parser.add_argument("--log", type=Path, required=True)
+    parser.add_argument("--quality", type=Path)
+    parser.add_argument("--speed", type=Path)
+    parser.add_argument("--notes", default="")
+    args = parser.parse_args()
+    quality = json.loads(args.quality.read_text()) if args.quality else None
+    speed = json.loads(args.speed.read_text()) if args.speed else None
+    out = WEIGHTS_DIR / f"{args.name}.md"
+    out.write_text(render(args.name, args.log, quality, speed, args.notes))
+    print(out)
+
+
+if __name__ == "__main__":
+    main()
