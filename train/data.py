@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from vsr.degradations import bicubic_downscale
+from vsr.degradations import Degradation, degrade
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,15 @@ class WindowDataset(Dataset):
     """
 
     def __init__(
-        self, clips: list[CachedClip], *, frames: int, crop: int, scale: int, seed: int, length: int
+        self,
+        clips: list[CachedClip],
+        *,
+        frames: int,
+        crop: int,
+        scale: int,
+        seed: int,
+        length: int,
+        degradation: Degradation = "BI",
     ) -> None:
         if crop % (scale * 4):
             raise ValueError(f"crop {crop} must be a multiple of 4 x scale ({4 * scale})")
@@ -97,7 +105,7 @@ class WindowDataset(Dataset):
         if not usable:
             raise ValueError(f"no clip has {frames} frames of at least {crop}x{crop}")
         self.clips, self.frames, self.crop, self.scale = usable, frames, crop, scale
-        self.seed, self.length = seed, length
+        self.seed, self.length, self.degradation = seed, length, degradation
 
     def __len__(self) -> int:
         return self.length
@@ -120,7 +128,7 @@ class WindowDataset(Dataset):
         if flips[3]:
             hr = hr.flip(0)  # time reversal
         hr = hr.contiguous()
-        return bicubic_downscale(hr, self.scale), hr
+        return degrade(hr, self.scale, self.degradation, rng), hr
 
 
 def load_validation(

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from train.data import WindowDataset, load_clips, load_validation
-from vsr.degradations import bicubic_downscale
+from vsr.degradations import DEGRADATIONS, bicubic_downscale
 from vsr.metrics import psnr_y
 from vsr.models.generator import PRESETS, FrameRecurrentGenerator, GeneratorArgs
 from vsr.models.layers import backward_warp
@@ -39,6 +39,7 @@ class TrainConfig:
     preset: str = "fast"
     scale: int = 4
     stage: str = "psnr"
+    degradation: str = "BI"  # BI, BD or real (blur, resize, noise, H.264/H.265, twice)
     warp: str = "preset"  # preset, hr (warp the HR frame) or folded (warp at LR resolution)
     max_frames_per_clip: int = 300
     frames: int = 8  # T, frames per training window
@@ -65,6 +66,8 @@ class TrainConfig:
             raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {self.preset!r}")
         if self.stage != "psnr":
             raise ValueError(f"stage {self.stage!r} is not implemented; use 'psnr'")
+        if self.degradation not in DEGRADATIONS:
+            raise ValueError(f"degradation must be one of {DEGRADATIONS}, got {self.degradation!r}")
         if self.warp not in ("preset", "hr", "folded"):
             raise ValueError(f"warp must be preset, hr or folded, got {self.warp!r}")
         if self.frames < 2:
@@ -164,7 +167,13 @@ def train(cfg: TrainConfig) -> None:
     clips = load_clips(cfg.train_dir, cache / "train", cfg.max_frames_per_clip)
     val = load_validation(cfg.val_dir, cache / "val", cfg.val_frames, cfg.scale)
     data = WindowDataset(
-        clips, frames=cfg.frames, crop=cfg.crop, scale=cfg.scale, seed=cfg.seed, length=cfg.iters * cfg.batch
+        clips,
+        frames=cfg.frames,
+        crop=cfg.crop,
+        scale=cfg.scale,
+        seed=cfg.seed,
+        length=cfg.iters * cfg.batch,
+        degradation=cfg.degradation,
     )
     sampler = range(start * cfg.batch, cfg.iters * cfg.batch)
     loader = DataLoader(data, batch_size=cfg.batch, sampler=sampler, num_workers=cfg.workers)

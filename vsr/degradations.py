@@ -1,9 +1,27 @@
-"""How LR inputs are made from HR frames for training and evaluation."""
+"""How LR inputs are made from HR frames, for training and evaluation.
+
+- "BI": antialiased bicubic downscale, 8-bit quantised (the VSR benchmark degradation).
+- "BD": Gaussian blur (sigma 1.5) then subsampling by the scale, 8-bit quantised.
+- "real": a RealBasicVSR-style mix applied twice: random blur, random resize, Gaussian or Poisson
+  noise, and H.264/H.265 compression through PyAV at a random CRF. The parameters are drawn once
+  per window so every frame of a sequence sees the same camera and codec.
+
+Frames are float RGB in [0, 1], shaped (t, 3, h, w) (or (..., 3, h, w) for BI/BD).
+"""
 
 from __future__ import annotations
 
+import io
+import math
+from typing import Literal
+
+import av
+import numpy as np
 import torch
 import torch.nn.functional as F
+
+Degradation = Literal["BI", "BD", "real"]
+DEGRADATIONS = ("BI", "BD", "real")
 
 
 def crop_to_multiple(frames: torch.Tensor, multiple: int) -> torch.Tensor:
@@ -17,12 +35,107 @@ def quantize(x: torch.Tensor) -> torch.Tensor:
     return torch.round(x.clamp(0, 1) * 255.0) / 255.0
 
 
+def _flat(frames: torch.Tensor) -> tuple[torch.Tensor, torch.Size]:
+    return frames.reshape(-1, *frames.shape[-3:]), frames.shape[:-3]
+
+
 def bicubic_downscale(hr: torch.Tensor, scale: int) -> torch.Tensor:
     """The "BI" degradation: antialiased bicubic downscale by `scale`, quantised to 8 bits.
 
     hr is (..., 3, h, w) in [0, 1] with h and w multiples of `scale`.
     """
-    lead = hr.shape[:-3]
-    flat = hr.reshape(-1, *hr.shape[-3:])
+    flat, lead = _flat(hr)
     lr = F.interpolate(flat, scale_factor=1.0 / scale, mode="bicubic", antialias=True, align_corners=False)
     return quantize(lr).reshape(*lead, *lr.shape[-3:])
+
+
+def gaussian_kernel(sigma_x: float, sigma_y: float, theta: float, size: int = 21) -> torch.Tensor:
+    """(size, size) normalised anisotropic Gaussian, rotated by theta radians."""
+    r = torch.arange(size, dtype=torch.float64) - size // 2
+    y, x = torch.meshgrid(r, r, indexing="ij")
+    c, s = math.cos(theta), math.sin(theta)
+    u, v = c * x + s * y, -s * x + c * y
+    k = torch.exp(-0.5 * ((u / sigma_x) ** 2 + (v / sigma_y) ** 2))
+    return (k / k.sum()).float()
+
+
+def blur(frames: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """Convolve every channel of (n, 3, h, w) with a (k, k) kernel, reflect padding."""
+    k = kernel.shape[-1]
+    weight = kernel.to(frames).expand(frames.shape[1], 1, k, k)
+    padded = F.pad(frames, (k // 2,) * 4, mode="reflect")
+    return F.conv2d(padded, weight, groups=frames.shape[1])
+
+
+def blur_downscale(hr: torch.Tensor, scale: int, sigma: float = 1.5) -> torch.Tensor:
+    """The "BD" degradation: Gaussian blur (sigma 1.5, 13x13) then keep every `scale`-th pixel."""
+    flat, lead = _flat(hr)
+    lr = blur(flat, gaussian_kernel(sigma, sigma, 0.0, size=13))[..., ::scale, ::scale]
+    return quantize(lr).reshape(*lead, *lr.shape[-3:])
+
+
+def compress(frames: torch.Tensor, codec: str, crf: int) -> torch.Tensor:
+    """Encode (t, 3, h, w) frames with libx264/libx265 at `crf` in memory and decode them back."""
+    t, _, h, w = frames.shape
+    pad_h, pad_w = -h % 16, -w % 16  # 4:2:0 needs even sizes, x265 whole 8x8 blocks at least
+    x = F.pad(frames, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else frames
+    images = (x.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy()
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="matroska") as out:
+        stream = out.add_stream(codec, rate=25)
+        stream.width, stream.height, stream.pix_fmt = x.shape[-1], x.shape[-2], "yuv420p"
+        options = {"crf": str(crf), "preset": "ultrafast" if codec == "libx264" else "superfast"}
+        if codec == "libx265":
+            options["x265-params"] = "log-level=error"
+        stream.codec_context.options = options
+        for i, image in enumerate(images):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24").reformat(
+                format="yuv420p"
+            )
+            frame.pts = i
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    buf.seek(0)
+    with av.open(buf) as container:
+        decoded = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    out_frames = torch.from_numpy(np.stack(decoded[:t])).permute(0, 3, 1, 2).float() / 255.0
+    return out_frames[..., :h, :w]
+
+
+def _real_round(x: torch.Tensor, size: tuple[int, int], rng: np.random.Generator) -> torch.Tensor:
+    """One round of blur -> resize -> noise -> compression, parameters drawn from `rng`."""
+    sigma_x, sigma_y = rng.uniform(0.2, 3.0, size=2)
+    x = blur(x, gaussian_kernel(sigma_x, sigma_y, rng.uniform(0, math.pi)))
+    mode = ["area", "bilinear", "bicubic"][rng.integers(3)]
+    x = F.interpolate(x, size=size, mode=mode, **({} if mode == "area" else {"align_corners": False}))
+    if rng.random() < 0.5:
+        x = x + torch.from_numpy(rng.normal(0, rng.uniform(1, 20) / 255, size=x.shape)).float()
+    else:
+        peak = 10 ** rng.uniform(1.5, 3)  # photons at white: lower is noisier
+        x = torch.from_numpy(rng.poisson(np.clip(x.numpy(), 0, 1) * peak) / peak).float()
+    codec = "libx264" if rng.random() < 0.7 else "libx265"
+    return compress(x.clamp(0, 1), codec, int(rng.integers(18, 36)))
+
+
+def realworld_downscale(hr: torch.Tensor, scale: int, rng: np.random.Generator) -> torch.Tensor:
+    """The "real" degradation: two rounds of blur/resize/noise/compression down to h/scale x w/scale."""
+    t, _, h, w = hr.shape
+    mid = rng.uniform(0.5, 1.0)  # first round lands between the HR and LR sizes
+    mid_size = (max(h // scale, round(h * mid / 2)), max(w // scale, round(w * mid / 2)))
+    x = _real_round(hr, mid_size, rng)
+    return quantize(_real_round(x, (h // scale, w // scale), rng))
+
+
+def degrade(
+    hr: torch.Tensor, scale: int, kind: Degradation, rng: np.random.Generator | None = None
+) -> torch.Tensor:
+    """(t, 3, h, w) HR frames -> (t, 3, h/scale, w/scale) LR frames."""
+    if kind == "BI":
+        return bicubic_downscale(hr, scale)
+    if kind == "BD":
+        return blur_downscale(hr, scale)
+    if kind == "real":
+        return realworld_downscale(hr, scale, rng if rng is not None else np.random.default_rng())
+    raise ValueError(f"degradation must be one of {', '.join(DEGRADATIONS)}, got {kind!r}")
