@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from vsr.degradations import bicubic_downscale, crop_to_multiple
 from vsr.engine.runner import Runner, RunnerSettings, resolve_dtype
 from vsr.frames import FrameBatch
-from vsr.metrics import Reference
+from vsr.metrics import SequenceScorer
 from vsr.models.zoo import load_model
 
 
@@ -109,7 +109,6 @@ def main() -> None:
     for clip in sorted(p for p in args.val_dir.iterdir() if p.is_file()):
         hr = crop_to_multiple(decode(clip, args.frames), 2 * scale)
         lr_bi = bicubic_downscale(hr, scale)
-        reference = Reference(hr, border=scale)
         for setting, lr in (("BI", lr_bi), ("BI+H264", h264_roundtrip(lr_bi))):
             row = {}
             for method in methods:
@@ -119,7 +118,10 @@ def main() -> None:
                     sr = upscale_lanczos(lr, scale)
                 else:
                     sr = upscale_model(runner, lr, per_frame=method == "model-per-frame")
-                row[method] = reference.score(sr, args.ssim_stride, args.tof_stride)
+                scorer = SequenceScorer(
+                    border=scale, ssim_stride=args.ssim_stride, tof_stride=args.tof_stride
+                )
+                row[method] = scorer.add_sequence(sr, hr).summary()
             results.setdefault(setting, {})[clip.stem] = row
             print(clip.stem, setting, {m: round(v["psnr_y"], 3) for m, v in row.items()}, flush=True)
 

@@ -2,8 +2,8 @@
 
 Frames are float RGB in [0, 1], shaped (3, h, w) or (t, 3, h, w). PSNR-Y and SSIM-Y use BT.601
 luma on the 16-235 range, rounded to integers as an 8-bit Y plane would be, and crop ``border``
-pixels on every side. The work is done on NumPy luma planes with OpenCV, so a reference's planes
-and flows can be computed once and scored against several outputs (`Reference`).
+pixels on every side. The work is done on NumPy luma planes with OpenCV; `SequenceScorer` takes
+one frame pair at a time, so whole videos are scored in constant memory.
 """
 
 from __future__ import annotations
@@ -41,7 +41,11 @@ def psnr_plane(y_out: np.ndarray, y_ref: np.ndarray) -> float:
 
 
 def ssim_plane(x: np.ndarray, y: np.ndarray) -> float:
-    """SSIM (Wang et al. 2004): 11x11 Gaussian window, sigma 1.5, valid windows only."""
+    """SSIM (Wang et al. 2004): 11x11 Gaussian window, sigma 1.5, valid windows only.
+
+    NaN for planes smaller than the window."""
+    if min(x.shape) < 11:
+        return math.nan
 
     def blur(a: np.ndarray) -> np.ndarray:
         return cv2.GaussianBlur(a, (11, 11), 1.5, borderType=cv2.BORDER_REFLECT)[5:-5, 5:-5]
@@ -75,62 +79,66 @@ def _farneback(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 @dataclass
-class Reference:
-    """A ground-truth sequence, with its luma planes and (lazily) its flows, for scoring outputs."""
+class SequenceScorer:
+    """Scores an output video against its reference one frame pair at a time, in constant memory.
 
-    frames: torch.Tensor  # (t, 3, h, w)
+    PSNR-Y and SSIM-Y per frame (border cropped), tOF and flicker per consecutive pair.
+    `ssim_stride` / `tof_stride` compute those two on every Nth frame / pair only (they are slow).
+    """
+
     border: int = 0
-    planes: np.ndarray = field(init=False)
-    _flows: dict[int, np.ndarray] = field(init=False, default_factory=dict)
+    ssim_stride: int = 1
+    tof_stride: int = 1
+    psnr: list[float] = field(default_factory=list)
+    ssim: list[float] = field(default_factory=list)
+    tof: list[float] = field(default_factory=list)
+    flicker: list[float] = field(default_factory=list)
+    _previous: tuple[np.ndarray, np.ndarray] | None = None
 
-    def __post_init__(self) -> None:
-        self.planes = luma_planes(self.frames)
+    def add(self, output: torch.Tensor, reference: torch.Tensor) -> None:
+        """One frame of each, (3, h, w) RGB in [0, 1], same size."""
+        if output.shape != reference.shape:
+            raise ValueError(
+                f"output frame {tuple(output.shape)} and reference {tuple(reference.shape)} differ"
+            )
+        y_out, y_ref = luma_planes(output)[0], luma_planes(reference)[0]
+        index = len(self.psnr)
+        self.psnr.append(psnr_plane(_crop(y_out, self.border), _crop(y_ref, self.border)))
+        if index % self.ssim_stride == 0:
+            self.ssim.append(ssim_plane(_crop(y_out, self.border), _crop(y_ref, self.border)))
+        if self._previous is not None:
+            p_out, p_ref = self._previous
+            self.flicker.append(float(np.abs((y_out - p_out) - (y_ref - p_ref)).mean()))
+            if (index - 1) % self.tof_stride == 0:
+                flow_out = _farneback(_gray_u8(p_out), _gray_u8(y_out))
+                flow_ref = _farneback(_gray_u8(p_ref), _gray_u8(y_ref))
+                self.tof.append(float(np.abs(flow_out - flow_ref).sum(-1).mean()))
+        self._previous = (y_out, y_ref)
 
-    def flow(self, i: int) -> np.ndarray:
-        if i not in self._flows:
-            self._flows[i] = _farneback(_gray_u8(self.planes[i - 1]), _gray_u8(self.planes[i]))
-        return self._flows[i]
+    def add_sequence(self, output: torch.Tensor, reference: torch.Tensor) -> SequenceScorer:
+        if output.shape[0] != reference.shape[0]:
+            raise ValueError(f"{output.shape[0]} output frames for {reference.shape[0]} reference frames")
+        for o, r in zip(output, reference, strict=True):
+            self.add(o, r)
+        return self
 
-    def score(self, output: torch.Tensor, ssim_stride: int = 1, tof_stride: int = 1) -> dict[str, float]:
-        """PSNR-Y, SSIM-Y (per frame, averaged), tOF and flicker of `output` against this reference."""
-        out = luma_planes(output)
-        if out.shape != self.planes.shape:
-            raise ValueError(f"output {out.shape} and reference {self.planes.shape} differ in size or length")
-        ref_c, out_c = _crop(self.planes, self.border), _crop(out, self.border)
+    def summary(self) -> dict[str, float]:
+        """Means over frames (PSNR-Y, SSIM-Y) and over pairs (tOF, flicker; 0 for one frame)."""
+        finite = [p for p in self.psnr if math.isfinite(p)]
         return {
-            "psnr_y": float(np.mean([psnr_plane(o, r) for o, r in zip(out_c, ref_c, strict=True)])),
-            "ssim_y": float(
-                np.mean(
-                    [
-                        ssim_plane(o, r)
-                        for o, r in zip(out_c[::ssim_stride], ref_c[::ssim_stride], strict=True)
-                    ]
-                )
-            ),
-            "tof": self._tof(out, tof_stride),
-            "flicker": _flicker(out, self.planes),
+            "psnr_y": float(np.mean(self.psnr)) if len(finite) == len(self.psnr) else math.inf,
+            "ssim_y": float(np.mean(self.ssim)) if self.ssim else math.nan,
+            "tof": float(np.mean(self.tof)) if self.tof else 0.0,
+            "flicker": float(np.mean(self.flicker)) if self.flicker else 0.0,
         }
-
-    def _tof(self, out: np.ndarray, stride: int) -> float:
-        errors = [
-            float(np.abs(_farneback(_gray_u8(out[i - 1]), _gray_u8(out[i])) - self.flow(i)).sum(-1).mean())
-            for i in range(1, len(out), stride)
-        ]
-        return float(np.mean(errors)) if errors else 0.0
-
-
-def _flicker(out: np.ndarray, ref: np.ndarray) -> float:
-    if len(out) < 2:
-        return 0.0
-    return float(np.abs(np.diff(out, axis=0) - np.diff(ref, axis=0)).mean())
 
 
 def tof(output: torch.Tensor, reference: torch.Tensor) -> float:
     """Temporal optical-flow error: mean L1 distance (pixels) between the Farneback flows of
     consecutive output frames and of consecutive reference frames; 0 when equal. (t, 3, h, w)."""
-    return Reference(reference)._tof(luma_planes(output), 1)
+    return SequenceScorer().add_sequence(output, reference).summary()["tof"]
 
 
 def flicker(output: torch.Tensor, reference: torch.Tensor) -> float:
     """Mean |(out_t - out_t-1) - (ref_t - ref_t-1)| on BT.601 luma (16-235 scale). (t, 3, h, w)."""
-    return _flicker(luma_planes(output), luma_planes(reference))
+    return SequenceScorer().add_sequence(output, reference).summary()["flicker"]
