@@ -115,6 +115,57 @@ def upscale(
     typer.echo(f"vsr: {report.summary()}", err=True)
 
 
+@app.command(name="eval")
+def eval_(
+    ref: Annotated[Path, typer.Option("--ref", help="Ground-truth video.")],
+    output: Annotated[Path | None, typer.Argument(help="Video to score against --ref.")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", "-m", help="Degrade --ref, upscale it with this model and bicubic."),
+    ] = None,
+    scale: Annotated[
+        int, typer.Option("--scale", "-s", help="Scale (and border cropped for PSNR/SSIM).")
+    ] = 4,
+    degradation: Annotated[str, typer.Option(help="With --model: BI, BD or real.")] = "BI",
+    frames: Annotated[int, typer.Option(help="Score at most this many frames (0 = all).")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    dtype: Annotated[str, typer.Option(help="auto, float32, bfloat16 or float16.")] = "auto",
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the report as JSON.")] = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="Plot per-frame PSNR-Y and flicker (needs matplotlib).")
+    ] = None,
+    compare: Annotated[
+        Path | None, typer.Option(help="PNG of centre crops side by side (middle frame).")
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Quality metrics: PSNR-Y, SSIM-Y, tOF, flicker."""
+    from vsr.evaluate import EvalConfig, evaluate
+
+    try:
+        cfg = EvalConfig(
+            reference=ref,
+            output=output,
+            model=model,
+            scale=scale,
+            degradation=degradation,
+            frames=frames,
+            device=device,
+            dtype=dtype,
+            json=json_path,
+            plot=plot,
+            compare=compare,
+            progress=progress,
+        )
+        report = evaluate(cfg)
+    except VsrError as exc:
+        raise _fail(str(exc)) from None
+    except KeyboardInterrupt:
+        raise _fail("interrupted", 130) from None
+    typer.echo(f"{report.frames} frames of {ref}" + (f", {degradation} x{scale}" if model else ""))
+    typer.echo(report.table())
+
+
 @app.command()
 def models() -> None:
     """List the shipped models with their scale and validation metrics."""
