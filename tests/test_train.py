@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -68,3 +69,26 @@ def test_export_loads_as_a_model(tmp_path: Path, data: tuple[Path, Path]) -> Non
     model, info = load_model(str(path), 4)
     assert info["iterations"] == 3 and info["val_psnr_y"] is not None
     assert model.args.channels == 16
+
+
+def test_gan_stage_runs_resumes_exactly_and_exports(tmp_path: Path, data: tuple[Path, Path]) -> None:
+    train(_config(tmp_path, data, "psnr", iters=2))
+    gan = dict(stage="gan", init_from=str(tmp_path / "psnr"), frames=4, d_balance=0.0)
+    train(_config(tmp_path, data, "gan-straight", iters=4, **gan))
+    train(_config(tmp_path, data, "gan-split", iters=4, stop_at=2, **gan))
+    train(_config(tmp_path, data, "gan-split", iters=4, resume=True, **gan))
+    a = torch.load(tmp_path / "gan-straight" / "ckpt.pt", weights_only=True)
+    b = torch.load(tmp_path / "gan-split" / "ckpt.pt", weights_only=True)
+    for part in ("model", "disc", "ema"):
+        for key, value in a[part].items():
+            assert torch.equal(value, b[part][key]), (part, key)
+    log = [json.loads(line) for line in (tmp_path / "gan-split" / "log.jsonl").read_text().splitlines()]
+    losses = [e for e in log if "adv" in e]
+    assert [e["iter"] for e in losses] == [1, 2, 3, 4]
+    assert all(e["pingpong"] >= 0 and e["fm"] > 0 and e["d_step"] == 1.0 for e in losses)
+    assert (tmp_path / "gan-split" / "samples").is_dir()
+    path = export(tmp_path / "gan-split", "tiny-gan-x4", out_dir=tmp_path / "weights")
+    model, info = load_model(str(path), 4)
+    assert info["stage"] == "gan"
+    for key, value in model.state_dict().items():  # the EMA weights are what ships
+        assert torch.equal(value, a["ema"][key])

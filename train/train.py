@@ -1,31 +1,58 @@
 """The training loop, flat and in one file (python -m train --help).
 
 Stage "psnr": Charbonnier loss on HR frames + a warping loss that teaches the flow net to align
-consecutive LR frames. Checkpoints hold everything needed to resume exactly: weights, optimiser,
-scheduler, RNG state and iteration; the data windows are a pure function of (seed, index).
+consecutive LR frames.
+Stage "gan" (TecoGAN), started from a PSNR model with --init-from: the same terms, plus
+- a spatio-temporal discriminator on triplets of frames aligned with the generator's flow and
+  conditioned on the LR triplet (--no-temporal-d: single frames, the ablation);
+- ping-pong: every window is run forward then backward and the two outputs of each frame must
+  agree (--no-pingpong: the ablation);
+- feature matching on the discriminator's features (no pretrained VGG is available offline);
+- G/D balance: D skips its update while its loss is below --d-balance; EMA of G's weights.
+
+Checkpoints hold everything needed to resume exactly: weights (G, D, EMA), optimisers, schedulers,
+RNG state and iteration; the data windows are a pure function of (seed, index). fp32 on CPU, AMP
+on CUDA; `torchrun --nproc-per-node N -m train ...` trains with DDP (each rank takes every Nth
+window; rank 0 validates, logs and checkpoints).
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import logging
 import math
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
+from tqdm import tqdm
 
 from train.data import WindowDataset, load_clips, load_validation
+from train.discriminator import TemporalDiscriminator, discriminator_inputs
+from train.losses import (
+    adversarial_d,
+    adversarial_g,
+    charbonnier,
+    feature_matching,
+    pingpong_loss,
+    pingpong_sequence,
+    warping_loss,
+)
 from vsr.degradations import DEGRADATIONS, bicubic_downscale
-from vsr.metrics import psnr_y
-from vsr.models.generator import PRESETS, FrameRecurrentGenerator, GeneratorArgs
-from vsr.models.layers import backward_warp
+from vsr.evaluate import save_crops
+from vsr.metrics import SequenceScorer
+from vsr.models.checkpoint import load_generator
+from vsr.models.generator import PRESETS, FrameRecurrentGenerator, GeneratorArgs, SequenceOutput
+from vsr.models.layers import upsample_flow
 
 log = logging.getLogger("train")
 
@@ -38,22 +65,36 @@ class TrainConfig:
     cache_dir: str = "~/.cache/vsr-train"
     preset: str = "fast"
     scale: int = 4
-    stage: str = "psnr"
+    stage: str = "psnr"  # psnr or gan
+    init_from: str = ""  # gan: a PSNR run directory or .safetensors to start the generator from
     degradation: str = "BI"  # BI, BD or real (blur, resize, noise, H.264/H.265, twice)
     warp: str = "preset"  # preset, hr (warp the HR frame) or folded (warp at LR resolution)
     max_frames_per_clip: int = 300
     frames: int = 8  # T, frames per training window
     crop: int = 128  # HR crop size
-    batch: int = 8
+    batch: int = 8  # per process
     iters: int = 20000
     lr: float = 5e-4
     min_lr_ratio: float = 0.05
     warmup: int = 200
     warp_weight: float = 0.5
     grad_clip: float = 1.0
+    # GAN stage
+    adv_weight: float = 0.01
+    fm_weight: float = 0.2
+    pingpong: bool = True
+    pingpong_weight: float = 0.5
+    temporal_d: bool = True
+    d_channels: int = 32
+    d_lr: float = 1e-4
+    d_balance: float = 0.4  # D skips its step while its loss is below this
+    ema: float = 0.999  # decay of the generator EMA (0: off)
+    # run
     seed: int = 0
     workers: int = 0
     threads: int = 0  # torch CPU threads; 0 = torch default
+    amp: bool = True  # mixed precision on CUDA (ignored on CPU)
+    tensorboard: bool = True  # if the tensorboard package is installed
     log_every: int = 20
     val_every: int = 500
     val_frames: int = 20
@@ -64,24 +105,22 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
             raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {self.preset!r}")
-        if self.stage != "psnr":
-            raise ValueError(f"stage {self.stage!r} is not implemented; use 'psnr'")
+        if self.stage not in ("psnr", "gan"):
+            raise ValueError(f"stage must be psnr or gan, got {self.stage!r}")
+        if self.stage == "gan" and not self.init_from and not self.resume:
+            raise ValueError("the gan stage starts from a PSNR model: pass --init-from RUN_DIR or WEIGHTS")
         if self.degradation not in DEGRADATIONS:
             raise ValueError(f"degradation must be one of {DEGRADATIONS}, got {self.degradation!r}")
         if self.warp not in ("preset", "hr", "folded"):
             raise ValueError(f"warp must be preset, hr or folded, got {self.warp!r}")
-        if self.frames < 2:
-            raise ValueError("frames must be at least 2 (the warping loss needs pairs)")
+        if self.frames < (3 if self.stage == "gan" else 2):
+            raise ValueError("frames must be at least 2 (3 for the gan stage: D sees triplets)")
 
     def model_args(self) -> GeneratorArgs:
         args = {**asdict(PRESETS[self.preset]), "scale": self.scale}
         if self.warp != "preset":
             args["hr_warp"] = self.warp == "hr"
         return GeneratorArgs(**args)
-
-
-def charbonnier(x: torch.Tensor, y: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
-    return torch.sqrt((x - y) ** 2 + eps * eps).mean()
 
 
 def lr_lambda(cfg: TrainConfig):
@@ -94,35 +133,83 @@ def lr_lambda(cfg: TrainConfig):
     return f
 
 
-def losses(
-    model: FrameRecurrentGenerator, lr: torch.Tensor, hr: torch.Tensor, cfg: TrainConfig
-) -> dict[str, torch.Tensor]:
+def run_sequence(g: torch.nn.Module, lr: torch.Tensor) -> SequenceOutput:
+    """forward_sequence, through the DDP wrapper when there is one (so gradients are synchronised)."""
+    if isinstance(g, torch.nn.parallel.DistributedDataParallel):
+        return g(lr)
+    return g.forward_sequence(lr)
+
+
+def generator_step(
+    model: FrameRecurrentGenerator,
+    g: torch.nn.Module,
+    disc: TemporalDiscriminator | None,
+    lr: torch.Tensor,
+    hr: torch.Tensor,
+    cfg: TrainConfig,
+) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
+    """The generator's losses; for the gan stage also D's input batch [real; fake] (detached)."""
     # lr (b, t, 3, h, w), hr (b, t, 3, sh, sw)
-    out = model.forward_sequence(lr)
-    pixel = charbonnier(out.hr, hr)
-    b, t, c, h, w = lr.shape
-    prev = lr[:, :-1].reshape(-1, c, h, w)
-    flow = out.flow[:, 1:].reshape(-1, 2, h, w)
-    warp = charbonnier(backward_warp(prev, flow), lr[:, 1:].reshape(-1, c, h, w))
-    return {"loss": pixel + cfg.warp_weight * warp, "pixel": pixel, "warp": warp}
+    t = lr.shape[1]
+    use_pp = cfg.stage == "gan" and cfg.pingpong
+    lr_in, hr_in = (pingpong_sequence(lr), pingpong_sequence(hr)) if use_pp else (lr, hr)
+    out = run_sequence(g, lr_in)
+    terms = {"pixel": charbonnier(out.hr, hr_in), "warp": warping_loss(lr_in, out.flow)}
+    loss = terms["pixel"] + cfg.warp_weight * terms["warp"]
+    if disc is None:
+        terms["loss"] = loss
+        return terms, None
+    if use_pp:
+        terms["pingpong"] = pingpong_loss(out.hr, t)
+        loss = loss + cfg.pingpong_weight * terms["pingpong"]
+    fake = out.hr[:, :t]
+    h, w = lr.shape[-2:]
+    with torch.no_grad():  # D aligns triplets with the generator's own flow, backward and forward
+        flow_prev = out.flow[:, :t]
+        forward_flow = model.flow(lr[:, :-1].flatten(0, 1), lr[:, 1:].flatten(0, 1))
+        flow_next = upsample_flow(forward_flow, h, w).view(lr.shape[0], t - 1, 2, h, w)
+        flow_next = torch.cat([flow_next, torch.zeros_like(flow_next[:, :1])], dim=1)  # (b, t, 2, h, w)
+        real_in = discriminator_inputs(hr, lr, flow_prev, flow_next, cfg.temporal_d)
+    fake_in = discriminator_inputs(fake, lr, flow_prev, flow_next, cfg.temporal_d)
+    disc.requires_grad_(False)  # G's step: gradients flow into the fake input only
+    logits, feats = disc(torch.cat([real_in, fake_in]))
+    disc.requires_grad_(True)
+    n = real_in.shape[0]
+    terms["adv"] = adversarial_g(logits[n:])
+    terms["fm"] = feature_matching([f[n:] for f in feats], [f[:n] for f in feats])
+    terms["loss"] = loss + cfg.adv_weight * terms["adv"] + cfg.fm_weight * terms["fm"]
+    return terms, torch.cat([real_in, fake_in.detach()])
 
 
 @torch.no_grad()
 def validate(
-    model: FrameRecurrentGenerator, clips: list[tuple[str, torch.Tensor]], scale: int
+    model: FrameRecurrentGenerator, clips: list[tuple[str, torch.Tensor]], scale: int, samples: Path | None
 ) -> dict[str, Any]:
+    """PSNR-Y, tOF and flicker of the model and of bicubic on the first frames of each val clip."""
     model.eval()
     per_clip = {}
-    for name, hr in clips:
+    device = next(model.parameters()).device
+    for index, (name, hr) in enumerate(clips):
         lr = bicubic_downscale(hr, scale)  # (t, 3, h, w)
-        out = model.forward_sequence(lr[None]).hr[0].clamp(0, 1)
+        out = model.forward_sequence(lr[None].to(device)).hr[0].clamp(0, 1).cpu()
         bic = F.interpolate(lr, scale_factor=scale, mode="bicubic", align_corners=False).clamp(0, 1)
+        ours = SequenceScorer(border=scale, ssim_stride=len(hr), tof_stride=4).add_sequence(out, hr).summary()
+        base = SequenceScorer(border=scale, ssim_stride=len(hr), tof_stride=4).add_sequence(bic, hr).summary()
         per_clip[name] = {
-            "psnr_y": sum(psnr_y(o, g, scale) for o, g in zip(out, hr, strict=True)) / len(hr),
-            "bicubic_psnr_y": sum(psnr_y(o, g, scale) for o, g in zip(bic, hr, strict=True)) / len(hr),
+            "psnr_y": ours["psnr_y"],
+            "tof": ours["tof"],
+            "flicker": ours["flicker"],
+            "bicubic_psnr_y": base["psnr_y"],
+            "bicubic_tof": base["tof"],
         }
+        if samples is not None and index == 0:
+            middle = len(hr) // 2
+            save_crops(
+                samples, {"LR bicubic": bic[middle], "output": out[middle], "ground truth": hr[middle]}
+            )
     model.train()
-    mean = {k: sum(v[k] for v in per_clip.values()) / len(per_clip) for k in ("psnr_y", "bicubic_psnr_y")}
+    keys = ("psnr_y", "tof", "flicker", "bicubic_psnr_y", "bicubic_tof")
+    mean = {k: sum(v[k] for v in per_clip.values()) / len(per_clip) for k in keys}
     return {
         **{f"val_{k}": v for k, v in mean.items()},
         "val_gain_db": mean["psnr_y"] - mean["bicubic_psnr_y"],
@@ -136,16 +223,60 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def _init_generator(cfg: TrainConfig) -> FrameRecurrentGenerator:
+    if not cfg.init_from:
+        return FrameRecurrentGenerator.from_args(cfg.model_args())
+    source = Path(cfg.init_from)
+    if source.is_dir():
+        ckpt = torch.load(source / "ckpt.pt", map_location="cpu", weights_only=True)
+        model = FrameRecurrentGenerator.from_args(GeneratorArgs(**ckpt["model_args"]))
+        model.load_state_dict(ckpt.get("ema") or ckpt["model"])
+        return model
+    return load_generator(source)[0]
+
+
+class _SequenceWrapper(torch.nn.Module):
+    """Lets DDP wrap forward_sequence (DDP only synchronises what goes through forward)."""
+
+    def __init__(self, model: FrameRecurrentGenerator) -> None:
+        super().__init__()
+        self.generator = model
+
+    def forward(self, lr: torch.Tensor) -> SequenceOutput:
+        return self.generator.forward_sequence(lr)
+
+
 def train(cfg: TrainConfig) -> None:
+    distributed = "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1
+    if distributed:
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    rank, world = (dist.get_rank(), dist.get_world_size()) if distributed else (0, 1)
+    device = torch.device(
+        f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu"
+    )
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    main_process = rank == 0
     out_dir = Path(cfg.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     cache = Path(cfg.cache_dir).expanduser()
-    model = FrameRecurrentGenerator.from_args(cfg.model_args())
+
+    model = _init_generator(cfg).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg))
+    disc = d_opt = d_sched = ema = None
+    if cfg.stage == "gan":
+        disc = TemporalDiscriminator(channels=cfg.d_channels, temporal=cfg.temporal_d).to(device)
+        d_opt = torch.optim.Adam(disc.parameters(), lr=cfg.d_lr, betas=(0.5, 0.99))
+        d_sched = torch.optim.lr_scheduler.LambdaLR(d_opt, lr_lambda(cfg))
+    if cfg.ema > 0:
+        ema = copy.deepcopy(model).eval().requires_grad_(False)
+    use_amp = cfg.amp and device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+
     start = 0
     ckpt_path = out_dir / "ckpt.pt"
     if ckpt_path.exists() and not cfg.resume:
@@ -155,48 +286,108 @@ def train(cfg: TrainConfig) -> None:
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         sched.load_state_dict(ckpt["scheduler"])
+        if disc is not None:
+            disc.load_state_dict(ckpt["disc"])
+            d_opt.load_state_dict(ckpt["d_optimizer"])
+            d_sched.load_state_dict(ckpt["d_scheduler"])
+        if ema is not None and ckpt.get("ema") is not None:
+            ema.load_state_dict(ckpt["ema"])
+        if "scaler" in ckpt:
+            scaler.load_state_dict(ckpt["scaler"])
         torch.set_rng_state(ckpt["rng"])
         start = ckpt["iter"]
         log.info("resumed from %s at iteration %d", ckpt_path, start)
         log_path = out_dir / "log.jsonl"
-        if log_path.exists():  # drop what was logged after the checkpoint: it is about to be redone
+        if main_process and log_path.exists():  # drop what was logged after the checkpoint
             kept = [line for line in log_path.read_text().splitlines() if json.loads(line)["iter"] <= start]
             log_path.write_text("".join(line + "\n" for line in kept))
-    (out_dir / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
+    if main_process:
+        (out_dir / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
+
+    g: torch.nn.Module = model
+    d: torch.nn.Module | None = disc
+    if distributed:
+        ids = [device.index] if device.type == "cuda" else None
+        g = torch.nn.parallel.DistributedDataParallel(_SequenceWrapper(model), device_ids=ids)
+        if disc is not None:
+            d = torch.nn.parallel.DistributedDataParallel(disc, device_ids=ids)
 
     clips = load_clips(cfg.train_dir, cache / "train", cfg.max_frames_per_clip)
-    val = load_validation(cfg.val_dir, cache / "val", cfg.val_frames, cfg.scale)
+    val = load_validation(cfg.val_dir, cache / "val", cfg.val_frames, cfg.scale) if main_process else []
     data = WindowDataset(
         clips,
         frames=cfg.frames,
         crop=cfg.crop,
         scale=cfg.scale,
         seed=cfg.seed,
-        length=cfg.iters * cfg.batch,
+        length=cfg.iters * cfg.batch * world,
         degradation=cfg.degradation,
     )
-    sampler = range(start * cfg.batch, cfg.iters * cfg.batch)
+    # Iteration i uses windows i*B*W .. (i+1)*B*W - 1; rank r takes every W-th of them.
+    sampler = range(start * cfg.batch * world + rank, cfg.iters * cfg.batch * world, world)
     loader = DataLoader(data, batch_size=cfg.batch, sampler=sampler, num_workers=cfg.workers)
     log.info("%d training clips, %d validation clips, model %s", len(clips), len(val), asdict(model.args))
+    tb = None
+    if cfg.tensorboard and main_process:
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            tb = SummaryWriter(str(out_dir / "tensorboard"))
+        except ImportError:
+            log.info("tensorboard is not installed; logging to log.jsonl only")
 
     model.train()
     it = start
-    with open(out_dir / "log.jsonl", "a") as log_file:
+    bar = tqdm(
+        total=cfg.iters,
+        initial=start,
+        disable=not main_process,
+        unit="it",
+        desc=cfg.stage,
+        mininterval=1 if sys.stderr.isatty() else 60,  # a log file gets a line a minute
+    )
+    with open(out_dir / "log.jsonl", "a") if main_process else open(os.devnull, "w") as log_file:
 
         def record(entry: dict[str, Any]) -> None:
             log_file.write(json.dumps(entry) + "\n")
             log_file.flush()
+            if tb is not None:
+                for key, value in entry.items():
+                    if isinstance(value, int | float) and key != "iter":
+                        tb.add_scalar(key, value, entry["iter"])
 
         t0 = time.perf_counter()
         for lr, hr in loader:
-            terms = losses(model, lr, hr, cfg)
+            lr, hr = lr.to(device, non_blocking=True), hr.to(device, non_blocking=True)
+            with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
+                terms, d_input = generator_step(model, g, disc, lr, hr, cfg)
             opt.zero_grad(set_to_none=True)
-            terms["loss"].backward()
+            scaler.scale(terms["loss"]).backward()
+            scaler.unscale_(opt)
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            opt.step()
+            scaler.step(opt)
             sched.step()
+            if d is not None and d_input is not None:
+                with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
+                    logits = d(d_input)[0]
+                    half = logits.shape[0] // 2
+                    d_loss = adversarial_d(logits[:half], logits[half:])
+                terms["d_loss"] = d_loss
+                d_step = float(d_loss.detach()) > cfg.d_balance  # sync point: balance G and D
+                if d_step:
+                    d_opt.zero_grad(set_to_none=True)
+                    scaler.scale(d_loss).backward()
+                    scaler.step(d_opt)
+                terms["d_step"] = torch.tensor(float(d_step))
+                d_sched.step()
+            scaler.update()
+            if ema is not None:
+                with torch.no_grad():
+                    for pe, pm in zip(ema.parameters(), model.parameters(), strict=True):
+                        pe.lerp_(pm, 1 - cfg.ema)
             it += 1
-            if it % cfg.log_every == 0:
+            bar.update()
+            if main_process and it % cfg.log_every == 0:
                 dt = time.perf_counter() - t0
                 entry = {
                     "iter": it,
@@ -205,41 +396,49 @@ def train(cfg: TrainConfig) -> None:
                     "s_per_iter": round(dt / cfg.log_every, 4),
                 }
                 record(entry)
-                log.info(
-                    "iter %d loss %.5f pixel %.5f warp %.5f (%.2fs/it)",
-                    it,
-                    entry["loss"],
-                    entry["pixel"],
-                    entry["warp"],
-                    entry["s_per_iter"],
-                )
+                bar.set_postfix(loss=entry["loss"], pixel=entry["pixel"])
                 t0 = time.perf_counter()
-            if it % cfg.val_every == 0 or it == cfg.iters:
-                metrics = validate(model, val, cfg.scale)
+            if main_process and (it % cfg.val_every == 0 or it == cfg.iters):
+                samples = out_dir / "samples" / f"iter_{it:07d}.png"
+                samples.parent.mkdir(exist_ok=True)
+                metrics = validate(ema if ema is not None else model, val, cfg.scale, samples)
                 record({"iter": it, **metrics})
                 log.info(
-                    "iter %d val PSNR-Y %.3f dB (bicubic %.3f, gain %+.3f)",
+                    "iter %d val PSNR-Y %.3f dB (bicubic %.3f, gain %+.3f), tOF %.3f (bicubic %.3f)",
                     it,
                     metrics["val_psnr_y"],
                     metrics["val_bicubic_psnr_y"],
                     metrics["val_gain_db"],
+                    metrics["val_tof"],
+                    metrics["val_bicubic_tof"],
                 )
             stopping = it == cfg.stop_at
-            if it % cfg.ckpt_every == 0 or it == cfg.iters or stopping:
-                save_checkpoint(
-                    ckpt_path,
-                    {
-                        "model": model.state_dict(),
-                        "optimizer": opt.state_dict(),
-                        "scheduler": sched.state_dict(),
-                        "rng": torch.get_rng_state(),
-                        "iter": it,
-                        "config": asdict(cfg),
-                        "model_args": asdict(model.args),
-                    },
-                )
+            if main_process and (it % cfg.ckpt_every == 0 or it == cfg.iters or stopping):
+                state = {
+                    "model": model.state_dict(),
+                    "optimizer": opt.state_dict(),
+                    "scheduler": sched.state_dict(),
+                    "ema": ema.state_dict() if ema is not None else None,
+                    "scaler": scaler.state_dict(),
+                    "rng": torch.get_rng_state(),
+                    "iter": it,
+                    "config": asdict(cfg),
+                    "model_args": asdict(model.args),
+                }
+                if disc is not None:
+                    state |= {
+                        "disc": disc.state_dict(),
+                        "d_optimizer": d_opt.state_dict(),
+                        "d_scheduler": d_sched.state_dict(),
+                    }
+                save_checkpoint(ckpt_path, state)
             if stopping:
                 break
+    bar.close()
+    if tb is not None:
+        tb.close()
+    if distributed:
+        dist.destroy_process_group()
     log.info("stopped at iteration %d", it)
 
 

@@ -153,7 +153,8 @@ def _score_model(cfg: EvalConfig, report: EvalReport, compare_at: int, bar: tqdm
     return snapshot
 
 
-def _save_compare(path: Path, images: dict[str, torch.Tensor]) -> None:
+def save_crops(path: Path, images: dict[str, torch.Tensor]) -> None:
+    """Centre crops (at most 256x256) of same-size (3, h, w) images side by side, labelled, as PNG."""
     import cv2
 
     h, w = next(iter(images.values())).shape[-2:]
@@ -206,7 +207,7 @@ def evaluate(cfg: EvalConfig) -> EvalReport:
     finally:
         bar.close()
     if cfg.compare is not None and snapshot:
-        _save_compare(cfg.compare, snapshot)
+        save_crops(cfg.compare, snapshot)
     if cfg.json is not None:
         cfg.json.write_text(json.dumps(report.to_json(), indent=2) + "\n")
     if cfg.plot is not None:
