@@ -166,6 +166,24 @@ def eval_(
     typer.echo(report.table())
 
 
+@app.command(
+    name="train",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
+    add_help_option=False,
+)
+def train_(ctx: typer.Context) -> None:
+    """Train a generator: runs `python -m train ARGS` from a checkout (see `vsr train --help`)."""
+    import os
+
+    checkout = Path(os.getcwd())
+    if not (checkout / "train" / "train.py").is_file():
+        raise _fail("vsr train runs from the root of a vsr checkout (the train/ folder is not installed)")
+    sys.path.insert(0, str(checkout))
+    from train.train import main as train_main
+
+    train_main(ctx.args)
+
+
 @app.command()
 def models() -> None:
     """List the shipped models with their scale and validation metrics."""
