@@ -92,3 +92,22 @@ def test_gan_stage_runs_resumes_exactly_and_exports(tmp_path: Path, data: tuple[
     assert info["stage"] == "gan"
     for key, value in model.state_dict().items():  # the EMA weights are what ships
         assert torch.equal(value, a["ema"][key])
+
+
+def test_validation_split_is_deterministic(tmp_path: Path) -> None:
+    from train.data import split_clips
+
+    paths = [tmp_path / f"clip{i:02d}.mp4" for i in range(30)]
+    train_a, val_a = split_clips(paths)
+    train_b, val_b = split_clips(list(reversed(paths)))
+    assert sorted(val_a) == sorted(val_b) and val_a
+    assert not set(train_a) & set(val_a) and len(train_a) + len(val_a) == 30
+    assert split_clips(paths[:2])[1]  # even two clips give one to validation
+
+
+def test_split_option_trains(tmp_path: Path, data: tuple[Path, Path]) -> None:
+    make_clip(data[0] / "c.mp4", frames=10, width=64, height=64)
+    train(_config(tmp_path, data, "split-run", iters=2, val_dir="split"))
+    assert any(
+        '"val_psnr_y"' in line for line in (tmp_path / "split-run" / "log.jsonl").read_text().splitlines()
+    )

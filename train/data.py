@@ -61,11 +61,21 @@ class CachedClip:
     frames: np.ndarray  # (t, h, w, 3) uint8, memory-mapped
 
 
-def load_clips(root: str | Path, cache_dir: str | Path, max_frames: int = 300) -> list[CachedClip]:
+def split_clips(paths: list[Path], every: int = 10) -> tuple[list[Path], list[Path]]:
+    """A deterministic (train, validation) split: a clip is held out when the hash of its name
+    falls in 1 of `every` buckets; at least one clip is held out when there are two or more."""
+    held = [p for p in paths if int(hashlib.sha1(p.name.encode()).hexdigest(), 16) % every == 0]
+    if not held and len(paths) > 1:
+        held = [min(paths, key=lambda p: hashlib.sha1(p.name.encode()).hexdigest())]
+    return [p for p in paths if p not in held], held
+
+
+def load_clips(paths: list[Path], cache_dir: str | Path, max_frames: int = 300) -> list[CachedClip]:
+    """Decode each clip once into `cache_dir` (keyed by path, size, mtime and frame cap); memory-map it."""
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
     clips = []
-    for path in find_clips(root):
+    for path in paths:
         stat = path.stat()
         key = hashlib.sha1(
             f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{max_frames}".encode()
@@ -77,8 +87,6 @@ def load_clips(root: str | Path, cache_dir: str | Path, max_frames: int = 300) -
             np.save(tmp, decode_clip(path, max_frames))
             tmp.rename(cached)
         clips.append(CachedClip(path, np.load(cached, mmap_mode="r")))
-    if not clips:
-        raise FileNotFoundError(f"no clips (videos or frame folders) under {root}")
     return clips
 
 
@@ -132,11 +140,11 @@ class WindowDataset(Dataset):
 
 
 def load_validation(
-    root: str | Path, cache_dir: str | Path, frames: int, scale: int
+    paths: list[Path], cache_dir: str | Path, frames: int, scale: int
 ) -> list[tuple[str, torch.Tensor]]:
     """(name, HR frames (t, 3, h, w)) of each validation clip, cropped to a multiple of 4 x scale."""
     out = []
-    for clip in load_clips(root, cache_dir, max_frames=frames):
+    for clip in load_clips(paths, cache_dir, max_frames=frames):
         hr = torch.from_numpy(np.array(clip.frames)).permute(0, 3, 1, 2).float().div_(255.0)
         h, w = hr.shape[-2:]
         m = 4 * scale

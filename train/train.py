@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from train.data import WindowDataset, load_clips, load_validation
+from train.data import WindowDataset, find_clips, load_clips, load_validation, split_clips
 from train.discriminator import TemporalDiscriminator, discriminator_inputs
 from train.losses import (
     adversarial_d,
@@ -61,7 +61,7 @@ log = logging.getLogger("train")
 class TrainConfig:
     out_dir: str = "runs/fast-x4"
     train_dir: str = "../shared/data/train"
-    val_dir: str = "../shared/data/val"
+    val_dir: str = "../shared/data/val"  # or "split": hold out ~1 in 10 training clips, by name
     cache_dir: str = "~/.cache/vsr-train"
     preset: str = "fast"
     scale: int = 4
@@ -312,8 +312,15 @@ def train(cfg: TrainConfig) -> None:
         if disc is not None:
             d = torch.nn.parallel.DistributedDataParallel(disc, device_ids=ids)
 
-    clips = load_clips(cfg.train_dir, cache / "train", cfg.max_frames_per_clip)
-    val = load_validation(cfg.val_dir, cache / "val", cfg.val_frames, cfg.scale) if main_process else []
+    train_paths = find_clips(cfg.train_dir)
+    if cfg.val_dir == "split":
+        train_paths, val_paths = split_clips(train_paths)
+    else:
+        val_paths = find_clips(cfg.val_dir)
+    if not train_paths or not val_paths:
+        raise SystemExit(f"need training and validation clips: found {len(train_paths)} and {len(val_paths)}")
+    clips = load_clips(train_paths, cache / "train", cfg.max_frames_per_clip)
+    val = load_validation(val_paths, cache / "val", cfg.val_frames, cfg.scale) if main_process else []
     data = WindowDataset(
         clips,
         frames=cfg.frames,
