@@ -348,10 +348,9 @@ def train(cfg: TrainConfig) -> None:
     bar = tqdm(
         total=cfg.iters,
         initial=start,
-        disable=not main_process,
+        disable=not (main_process and sys.stderr.isatty()),  # log files get log.info lines instead
         unit="it",
         desc=cfg.stage,
-        mininterval=1 if sys.stderr.isatty() else 60,  # a log file gets a line a minute
     )
     with open(out_dir / "log.jsonl", "a") if main_process else open(os.devnull, "w") as log_file:
 
@@ -404,6 +403,8 @@ def train(cfg: TrainConfig) -> None:
                 }
                 record(entry)
                 bar.set_postfix(loss=entry["loss"], pixel=entry["pixel"])
+                if bar.disable:
+                    log.info("iter %d/%d loss %.5f (%.2fs/it)", it, cfg.iters, entry["loss"], entry["s_per_iter"])
                 t0 = time.perf_counter()
             if main_process and (it % cfg.val_every == 0 or it == cfg.iters):
                 samples = out_dir / "samples" / f"iter_{it:07d}.png"
