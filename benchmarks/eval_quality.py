@@ -11,7 +11,6 @@ against HR. "model-per-frame" is the same model with its recurrent state reset o
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import platform
 import sys
@@ -25,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vsr.degradations import bicubic_downscale, crop_to_multiple
+from vsr.degradations import bicubic_downscale, compress, crop_to_multiple
 from vsr.engine.runner import Runner, RunnerSettings, resolve_dtype
 from vsr.frames import FrameBatch
 from vsr.metrics import SequenceScorer
@@ -36,29 +35,6 @@ def decode(path: Path, limit: int) -> torch.Tensor:
     with av.open(str(path)) as c:
         frames = [f.to_ndarray(format="rgb24") for _, f in zip(range(limit), c.decode(video=0), strict=False)]
     return torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float() / 255.0
-
-
-def h264_roundtrip(lr: torch.Tensor, crf: int = 23) -> torch.Tensor:
-    """Encode (t, 3, h, w) frames with libx264 CRF `crf` (yuv420p) in memory and decode them back."""
-    buf = io.BytesIO()
-    frames = (lr * 255).round().byte().permute(0, 2, 3, 1).numpy()
-    with av.open(buf, "w", format="mp4") as out:
-        s = out.add_stream("libx264", rate=25)
-        s.width, s.height, s.pix_fmt = lr.shape[-1], lr.shape[-2], "yuv420p"
-        s.codec_context.options = {"crf": str(crf), "preset": "medium"}
-        for i, f in enumerate(frames):
-            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24").reformat(
-                format="yuv420p"
-            )
-            vf.pts = i
-            for p in s.encode(vf):
-                out.mux(p)
-        for p in s.encode(None):
-            out.mux(p)
-    buf.seek(0)
-    with av.open(buf) as c:
-        back = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
-    return torch.from_numpy(np.stack(back)).permute(0, 3, 1, 2).float() / 255.0
 
 
 def to_u8(x: torch.Tensor) -> torch.Tensor:
@@ -109,7 +85,7 @@ def main() -> None:
     for clip in sorted(p for p in args.val_dir.iterdir() if p.is_file()):
         hr = crop_to_multiple(decode(clip, args.frames), 2 * scale)
         lr_bi = bicubic_downscale(hr, scale)
-        for setting, lr in (("BI", lr_bi), ("BI+H264", h264_roundtrip(lr_bi))):
+        for setting, lr in (("BI", lr_bi), ("BI+H264", compress(lr_bi, "libx264", 23, preset="medium"))):
             row = {}
             for method in methods:
                 if method == "bicubic":

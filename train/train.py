@@ -404,7 +404,9 @@ def train(cfg: TrainConfig) -> None:
                 record(entry)
                 bar.set_postfix(loss=entry["loss"], pixel=entry["pixel"])
                 if bar.disable:
-                    log.info("iter %d/%d loss %.5f (%.2fs/it)", it, cfg.iters, entry["loss"], entry["s_per_iter"])
+                    log.info(
+                        "iter %d/%d loss %.5f (%.2fs/it)", it, cfg.iters, entry["loss"], entry["s_per_iter"]
+                    )
                 t0 = time.perf_counter()
             if main_process and (it % cfg.val_every == 0 or it == cfg.iters):
                 samples = out_dir / "samples" / f"iter_{it:07d}.png"

@@ -74,17 +74,20 @@ def blur_downscale(hr: torch.Tensor, scale: int, sigma: float = 1.5) -> torch.Te
     return quantize(lr).reshape(*lead, *lr.shape[-3:])
 
 
-def compress(frames: torch.Tensor, codec: str, crf: int) -> torch.Tensor:
-    """Encode (t, 3, h, w) frames with libx264/libx265 at `crf` in memory and decode them back."""
+def compress(frames: torch.Tensor, codec: str, crf: int, preset: str | None = None) -> torch.Tensor:
+    """Encode (t, 3, h, w) frames with libx264/libx265 at `crf` in memory and decode them back.
+
+    `preset` defaults to the encoder's fastest useful one (training draws thousands of these)."""
     t, _, h, w = frames.shape
-    pad_h, pad_w = -h % 16, -w % 16  # 4:2:0 needs even sizes, x265 whole 8x8 blocks at least
+    multiple = 8 if codec == "libx265" else 2  # x265 codes whole 8x8 blocks; 4:2:0 needs even sizes
+    pad_h, pad_w = -h % multiple, -w % multiple
     x = F.pad(frames, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else frames
     images = (x.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy()
     buf = io.BytesIO()
     with av.open(buf, "w", format="matroska") as out:
         stream = out.add_stream(codec, rate=25)
         stream.width, stream.height, stream.pix_fmt = x.shape[-1], x.shape[-2], "yuv420p"
-        options = {"crf": str(crf), "preset": "ultrafast" if codec == "libx264" else "superfast"}
+        options = {"crf": str(crf), "preset": preset or ("ultrafast" if codec == "libx264" else "superfast")}
         if codec == "libx265":
             options["x265-params"] = "log-level=error"
         stream.codec_context.options = options

@@ -103,34 +103,27 @@ class Pipeline:
         self._threads.append(thread)
 
     def source(self, name: str, items: Callable[[], Iterable[T]]) -> Channel[T]:
+        """A thread that puts everything `items()` yields into a new channel."""
         out: Channel[T] = Channel(self.depth, self.cancel)
-
-        def body() -> None:
-            try:
-                for item in items():
-                    out.put(item)
-                out.close()
-            except BaseException as exc:
-                out.fail(exc)
-                raise
-
-        self._spawn(name, body)
+        self._spawn(name, lambda: self._feed(out, items()))
         return out
 
     def stage(self, name: str, inputs: Channel[T], fn: Callable[[T], U]) -> Channel[U]:
+        """A thread that puts `fn(item)` for every item of `inputs` into a new channel."""
         out: Channel[U] = Channel(self.depth, self.cancel)
-
-        def body() -> None:
-            try:
-                for item in inputs:
-                    out.put(fn(item))
-                out.close()
-            except BaseException as exc:
-                out.fail(exc)
-                raise
-
-        self._spawn(name, body)
+        self._spawn(name, lambda: self._feed(out, (fn(item) for item in inputs)))
         return out
+
+    @staticmethod
+    def _feed(out: Channel[T], items: Iterable[T]) -> None:
+        """Put every item, then the end marker; on failure hand the error downstream and re-raise."""
+        try:
+            for item in items:
+                out.put(item)
+            out.close()
+        except BaseException as exc:
+            out.fail(exc)
+            raise
 
     def sink(self, name: str, inputs: Channel[T], fn: Callable[[T], None]) -> None:
         def body() -> None:
