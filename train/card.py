@@ -67,7 +67,7 @@ def render(name: str, log_path: Path, quality: dict | None, speed: dict | None, 
             "",
             f"All frames of the {len(next(iter(quality['clips'].values())))} clips in `../shared/data/val/` "
             "(never used for training). " + quality["metrics"] + ".",
-            f"Model run in {quality['dtype']} (the CPU default). \"model-per-frame\" is the same model with its "
+            f'Model run in {quality["dtype"]} (the CPU default). "model-per-frame" is the same model with its '
             "recurrent state reset on every frame (no temporal information); BI+H264 is the BI input "
             "compressed with libx264 CRF 23 (preset medium).",
             "",

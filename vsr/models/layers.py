@@ -55,8 +55,11 @@ class FlowNet(nn.Module):
 
     def forward(self, current: torch.Tensor, previous: torch.Tensor) -> torch.Tensor:
         # (b, 3, h, w) x 2 -> (b, 2, h/4, w/4), in LR pixels: where each pixel of `current`
-        # was in `previous`.
-        return self.body(torch.cat([current, previous], dim=1)) * float(self.stride)
+        # was in `previous`. Always float32: it runs at 1/4 resolution and costs little, while
+        # bf16/fp16 flow errors would be carried from frame to frame by the recurrence.
+        with torch.autocast(current.device.type, enabled=False):
+            x = torch.cat([current, previous], dim=1).float()
+            return self.body(x) * float(self.stride)
 
 
 def _cubic(x: float, a: float = -0.75) -> float:
