@@ -54,21 +54,20 @@ def choose_pix_fmt(codec: av.Codec, requested: str | None, bit_depth: int) -> st
     return supported[0]
 
 
+_CRF_ENCODERS = {"libx264", "libx265", "libsvtav1", "libaom-av1", "libvpx-vp9"}
+_PRESET_ENCODERS = {"libx264", "libx265", "libsvtav1"}
+
+
 def _quality_options(codec: str, crf: int | None, preset: str | None) -> dict[str, str]:
-    """Map --crf/--preset onto each encoder's own option names."""
+    """Map --crf/--preset onto each encoder's own option names (ignored where it has none)."""
     options: dict[str, str] = {}
-    if codec in ("libx264", "libx265", "libsvtav1", "libaom-av1", "libvpx-vp9"):
-        if crf is not None:
-            options["crf"] = str(crf)
-        if preset is not None and codec != "libvpx-vp9" and codec != "libaom-av1":
-            options["preset"] = preset
+    nvenc = codec.endswith("_nvenc")
+    if crf is not None and (codec in _CRF_ENCODERS or nvenc):
+        options["cq" if nvenc else "crf"] = str(crf)
         if codec == "libvpx-vp9":
-            options["b"] = "0"
-    elif codec.endswith("_nvenc"):
-        if crf is not None:
-            options["cq"] = str(crf)
-        if preset is not None:
-            options["preset"] = preset
+            options["b"] = "0"  # constant quality mode
+    if preset is not None and (codec in _PRESET_ENCODERS or nvenc):
+        options["preset"] = preset
     return options
 
 
@@ -84,13 +83,12 @@ class VideoWriter:
         height: int,
         settings: EncodeSettings,
         side_streams: list[av.stream.Stream],
-        container_format: str | None = None,
         display_name: str | None = None,
     ) -> None:
         codec = check_encoder(settings.codec)
         self.pix_fmt = choose_pix_fmt(codec, settings.pix_fmt, info.bit_depth)
         try:
-            self.container = av.open(str(path), "w", format=container_format)
+            self.container = av.open(str(path), "w")
         except ValueError:
             name = display_name or str(path)
             raise OutputError(
