@@ -192,7 +192,8 @@ def models() -> None:
     rows = []
     for m in shipped_models():
         psnr, bic = m.info.get("val_psnr_y"), m.info.get("val_bicubic_psnr_y")
-        quality = f"{psnr:.2f} dB (bicubic {bic:.2f})" if psnr and bic else "-"
+        frames = m.info.get("val_frames_per_clip")
+        quality = f"{psnr:.2f} dB, bicubic {bic:.2f} (first {frames} frames/clip)" if psnr and bic else "-"
         default = " (default)" if DEFAULT_FOR_SCALE.get(m.args.scale) == m.name else ""
         rows.append(
             f"{m.name + default:<22} x{m.args.scale}  {m.args.channels}ch x {m.args.blocks} blocks  "
