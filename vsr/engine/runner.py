@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import torch
@@ -11,8 +10,6 @@ import torch.nn.functional as F
 from vsr.errors import BackendUnavailableError, OptionError
 from vsr.frames import FrameBatch
 from vsr.models.generator import FrameRecurrentGenerator, State
-
-log = logging.getLogger(__name__)
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 

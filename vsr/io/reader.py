@@ -6,7 +6,6 @@ can copy them into the output.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -18,8 +17,6 @@ import torch
 
 from vsr.errors import InputError
 from vsr.frames import FrameBatch
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from dataclasses import dataclass
@@ -19,8 +18,6 @@ from vsr.io.reader import VideoReader
 from vsr.io.writer import EncodeSettings, VideoWriter, atomic_output, check_encoder
 from vsr.models.zoo import BICUBIC, load_model
 from vsr.pipeline.stages import Pipeline
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
