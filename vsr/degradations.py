@@ -79,8 +79,12 @@ def compress(frames: torch.Tensor, codec: str, crf: int, preset: str | None = No
 
     `preset` defaults to the encoder's fastest useful one (training draws thousands of these)."""
     t, _, h, w = frames.shape
-    multiple = 8 if codec == "libx265" else 2  # x265 codes whole 8x8 blocks; 4:2:0 needs even sizes
-    pad_h, pad_w = -h % multiple, -w % multiple
+    if codec == "libx265":
+        # x265 codes whole 8x8 blocks, and this build corrupts its heap on some frames smaller
+        # than one 64x64 CTU (e.g. 48x32): pad up to at least 64 in both directions.
+        pad_h, pad_w = max(64, h + -h % 8) - h, max(64, w + -w % 8) - w
+    else:
+        pad_h, pad_w = h % 2, w % 2  # 4:2:0 needs even sizes
     x = F.pad(frames, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else frames
     images = (x.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy()
     buf = io.BytesIO()
