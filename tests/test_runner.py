@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from tests.clips import pattern
-from vsr.engine.runner import BicubicRunner, Runner, RunnerSettings, resolve_dtype
+from vsr.engine.runner import BicubicRunner, Runner, RunnerSettings, StreamState, resolve_dtype
 from vsr.errors import OptionError
 from vsr.frames import FrameBatch
 from vsr.models.zoo import load_model
@@ -94,3 +94,21 @@ def test_dtype_choices() -> None:
         resolve_dtype("float16", CPU)
     with pytest.raises(OptionError):
         resolve_dtype("int8", CPU)
+
+
+def test_streams_in_one_batch_equal_each_stream_alone() -> None:
+    """Live sources share a batch; each keeps its own state and gets what it would get alone."""
+    model, _ = load_model("fast-x4")
+    a, b = _frames(4, 36, 20, seed=1), _frames(4, 36, 20, seed=2)
+    alone = [Runner(model, RunnerSettings(device=CPU)).upscale(_batch(x)).data for x in (a, b)]
+    runner = Runner(model, RunnerSettings(device=CPU))
+    streams = [StreamState(), StreamState()]
+    together = [runner.step_streams(torch.stack([a[i], b[i]]), streams, [False, False]) for i in range(4)]
+    for s, expected in enumerate(alone):
+        got = torch.stack([out[s] for out in together])
+        assert (got.int() - expected.int()).abs().max() <= 1
+    # a reset drops only that stream's history: its next frame is what a fresh start gives
+    fresh = Runner(model, RunnerSettings(device=CPU)).upscale(_batch(b[3:4])).data[0]
+    out = runner.step_streams(torch.stack([a[3], b[3]]), streams, [False, True])
+    assert (out[1].int() - fresh.int()).abs().max() <= 1
+    assert not torch.equal(out[0], alone[0][3])  # stream 0 went on from its own state (frame 3 again)

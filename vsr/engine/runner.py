@@ -56,8 +56,20 @@ class RunnerSettings:
     scene_cut: float = 0.2
 
 
+@dataclass
+class StreamState:
+    """The recurrent state of one of several streams sharing a Runner (live sources)."""
+
+    state: State | None = None
+    scene_cuts: int = 0
+
+
 class Runner:
-    """Upscales consecutive FrameBatches of one video; the recurrent state lives here."""
+    """Upscales consecutive FrameBatches of one video; the recurrent state lives here.
+
+    `step_streams` instead takes one frame from each of several independent streams, whose states
+    the caller keeps, and runs them as one batch.
+    """
 
     def __init__(self, model: FrameRecurrentGenerator, settings: RunnerSettings) -> None:
         self.settings = settings
@@ -73,11 +85,15 @@ class Runner:
         self.state = None
 
     def _to_model(self, batch: FrameBatch) -> torch.Tensor:
+        return self._frames_to_model(batch.data)
+
+    def _frames_to_model(self, data: torch.Tensor) -> torch.Tensor:
         # (n, h, w, 3) integer -> (n, 3, h', w') float in [0, 1], padded to the model's multiple
-        x = batch.data.to(self.device, non_blocking=True)
-        x = x.permute(0, 3, 1, 2).float().div_(batch.max_value)
+        max_value = 255 if data.dtype == torch.uint8 else 65535
+        x = data.to(self.device, non_blocking=True)
+        x = x.permute(0, 3, 1, 2).float().div_(max_value)
         m = self.model.pad_multiple
-        pad_h, pad_w = -batch.height % m, -batch.width % m
+        pad_h, pad_w = -data.shape[1] % m, -data.shape[2] % m
         if pad_h or pad_w:
             x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
         return x.contiguous(memory_format=torch.channels_last)
@@ -88,16 +104,46 @@ class Runner:
     def _is_cut(self, previous: torch.Tensor, current: torch.Tensor) -> bool:
         return float((current - previous).abs().mean()) > self.settings.scene_cut
 
+    def _autocast(self) -> torch.autocast:
+        dtype = self.settings.dtype
+        return torch.autocast(self.device.type, dtype=dtype, enabled=dtype != torch.float32)
+
+    @torch.inference_mode()
+    def step_streams(
+        self, frames: torch.Tensor, streams: list[StreamState], resets: list[bool]
+    ) -> torch.Tensor:
+        """One frame of each stream, (n, h, w, 3) integer, all the same size -> (n, H, W, 3).
+
+        Each stream's state is reset where `resets` says so or at a scene cut, then all n frames
+        go through the model as one batch and every stream keeps its own next state.
+        """
+        lr = self._frames_to_model(frames)
+        with self._autocast():
+            for i, stream in enumerate(streams):
+                frame = lr[i : i + 1]
+                if resets[i]:
+                    stream.state = None
+                elif stream.state is not None and self._is_cut(stream.state[0], frame):
+                    stream.scene_cuts += 1
+                    stream.state = None
+                if stream.state is None:
+                    stream.state = self.model.init_state(frame)
+            prev_lr = torch.cat([s.state[0] for s in streams])
+            prev_folded = torch.cat([s.state[1] for s in streams])
+            hr, (_, folded) = self.model.step(lr, (prev_lr, prev_folded))
+        for i, stream in enumerate(streams):
+            stream.state = (lr[i : i + 1], folded[i : i + 1])
+        h, w = frames.shape[1:3]
+        max_value = 255 if frames.dtype == torch.uint8 else 65535
+        return to_frames(hr[..., : h * self.scale, : w * self.scale], max_value)
+
     @torch.inference_mode()
     def upscale(self, batch: FrameBatch) -> FrameBatch:
         lr = self._to_model(batch)
         if batch.reset:
             self.reset()
         outputs = []
-        autocast = torch.autocast(
-            self.device.type, dtype=self.settings.dtype, enabled=self.settings.dtype != torch.float32
-        )
-        with autocast:
+        with self._autocast():
             for i in range(lr.shape[0]):
                 frame = lr[i : i + 1]
                 if self.state is not None and self._is_cut(self.state[0], frame):
@@ -125,6 +171,19 @@ class BicubicRunner:
 
     @torch.inference_mode()
     def upscale(self, batch: FrameBatch) -> FrameBatch:
-        x = batch.data.to(self.device).permute(0, 3, 1, 2).float().div_(batch.max_value)
+        return FrameBatch(self._upscale(batch.data), batch.pts, batch.time_base, batch.reset)
+
+    def step_streams(
+        self, frames: torch.Tensor, streams: list[StreamState], resets: list[bool]
+    ) -> torch.Tensor:
+        """Same contract as Runner.step_streams; bicubic has no state to keep."""
+        for stream in streams:
+            stream.state = None
+        with torch.inference_mode():
+            return self._upscale(frames)
+
+    def _upscale(self, data: torch.Tensor) -> torch.Tensor:
+        max_value = 255 if data.dtype == torch.uint8 else 65535
+        x = data.to(self.device).permute(0, 3, 1, 2).float().div_(max_value)
         hr = F.interpolate(x, scale_factor=self.scale, mode="bicubic", align_corners=False)
-        return FrameBatch(to_frames(hr, batch.max_value), batch.pts, batch.time_base, batch.reset)
+        return to_frames(hr, max_value)

@@ -1,0 +1,305 @@
+"""vsr live against real peers on loopback: FFmpeg over UDP, gst-rtsp-server, listening FFmpeg."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.clips import make_clip
+from tests.peers import (
+    ffprobe,
+    free_port,
+    need_ffmpeg,
+    need_rtsp_server,
+    rtsp_server,
+    stop,
+    udp_sender,
+    vsr_command,
+    wait_for,
+)
+from vsr.cli import app
+from vsr.errors import InputError, OptionError
+from vsr.io.live_outputs import describe_output
+from vsr.io.sources import parse_source
+from vsr.models.checkpoint import save_generator
+from vsr.models.generator import PRESETS, FrameRecurrentGenerator
+from vsr.pipeline.live import Captured, Mailbox, _assign_outputs
+
+W, H = 160, 96  # source size; outputs are 640x384
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """10 s at 25 fps, so no source reaches its end during a test."""
+    return make_clip(tmp_path_factory.mktemp("live") / "src.mp4", frames=250, width=W, height=H)
+
+
+def _live(*args: str, timeout: float = 90) -> subprocess.CompletedProcess:
+    return subprocess.run([*vsr_command(), "live", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def _stats(path: Path) -> dict:
+    return json.loads(path.read_text())["sources"][0]
+
+
+def _check_counts(s: dict) -> None:
+    accounted = s["frames_out"] + s["frames_dropped"] + s["frames_dropped_output"]
+    assert accounted <= s["frames_in"] <= accounted + 2  # at most one frame in flight per stage
+
+
+# -- real peers ---------------------------------------------------------------------------------
+
+
+def test_udp_mpegts_source_to_file(tmp_path: Path, clip: Path) -> None:
+    need_ffmpeg()
+    port = free_port()
+    sender = udp_sender(clip, port)
+    try:
+        out, stats = tmp_path / "out.ts", tmp_path / "stats.json"
+        proc = _live(f"udp://127.0.0.1:{port}", "-o", str(out), "--duration", "4", "--stats-json", str(stats))
+    finally:
+        stop(sender)
+    assert proc.returncode == 0, proc.stderr
+    info = ffprobe(out)
+    assert (info["width"], info["height"]) == (4 * W, 4 * H)
+    assert info["frames"] >= 10
+    assert 2.5 <= info["duration"] <= 4.6
+    assert all(b > a for a, b in zip(info["pts"], info["pts"][1:], strict=False))  # monotonic
+    s = _stats(stats)
+    assert 70 <= s["frames_in"] <= 115  # 25 fps for 4 s
+    _check_counts(s)
+    assert s["frames_out"] == info["frames"]
+    assert s["latency_ms"]["p50"] is not None and s["latency_ms"]["p95"] < 2000
+    assert s["reconnects"] == 0
+
+
+def test_rtsp_server_restart_reconnects_and_keeps_writing(tmp_path: Path, clip: Path) -> None:
+    need_ffmpeg()
+    need_rtsp_server()
+    port = free_port(kind=1)  # TCP
+    server = rtsp_server(clip, port)
+    out, stats = tmp_path / "out.mkv", tmp_path / "stats.json"
+    proc = subprocess.Popen(
+        [*vsr_command(), "live", f"rtsp://127.0.0.1:{port}/live", "-o", str(out), "--duration", "9",
+         "--stats-json", str(stats), "--timeout", "2"],
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert wait_for(lambda: out.exists() and out.stat().st_size > 0, 60), "vsr never started writing"
+        time.sleep(2)
+        stop(server)  # the camera goes away...
+        time.sleep(1.5)
+        server = rtsp_server(clip, port)  # ...and comes back
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        stop(server)
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, stderr
+    assert "reconnected" in stderr
+    s = _stats(stats)
+    assert s["reconnects"] >= 1
+    _check_counts(s)
+    info = ffprobe(out)
+    assert (info["width"], info["height"]) == (4 * W, 4 * H)
+    assert info["frames"] == s["frames_out"]
+    # frames kept coming after the restart: without it the output would end about 2 s in
+    assert info["pts"][-1] > 6.0
+    gaps = [b - a for a, b in zip(info["pts"], info["pts"][1:], strict=False)]
+    assert max(gaps) >= 1.0  # the outage shows as a gap in real-time timestamps, not a jump back
+
+
+def _slow_model(tmp_path: Path) -> Path:
+    """The quality preset (64 ch x 10 blocks), untrained: several times slower than 25 fps here."""
+    path = tmp_path / "slow.safetensors"
+    save_generator(FrameRecurrentGenerator.from_args(PRESETS["quality"]), path)
+    return path
+
+
+def test_slow_model_drops_stale_frames_and_latency_stays_bounded(tmp_path: Path, clip: Path) -> None:
+    need_ffmpeg()
+    out, stats = tmp_path / "out.mkv", tmp_path / "stats.json"
+    proc = _live(
+        str(clip), "--realtime", "-m", str(_slow_model(tmp_path)), "-o", str(out),
+        "--duration", "5", "--stats-json", str(stats),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    s = _stats(stats)
+    _check_counts(s)
+    assert s["frames_dropped"] > s["frames_out"] > 0  # the model keeps up with less than half
+    # Without dropping, the backlog after 5 s would be several seconds; with it, one frame or two.
+    assert s["latency_ms"]["max"] < 2500
+    assert ffprobe(out)["frames"] == s["frames_out"]
+
+
+def test_fallback_takes_over_while_the_model_drops_frames(tmp_path: Path, clip: Path) -> None:
+    stats = tmp_path / "stats.json"
+    proc = _live(
+        str(clip), "--realtime", "-m", str(_slow_model(tmp_path)), "--fallback", "bicubic",
+        "--duration", "5", "--stats-json", str(stats),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    s = _stats(stats)
+    assert s["fallback_switches"] >= 1 and s["fallback_frames"] > 0
+    assert "takes over" in proc.stderr
+
+
+@pytest.mark.parametrize("scheme", ["udp", "rtmp"])
+def test_push_to_a_listening_ffmpeg(tmp_path: Path, clip: Path, scheme: str) -> None:
+    need_ffmpeg()
+    port = free_port() if scheme == "udp" else free_port(kind=1)
+    url = f"udp://127.0.0.1:{port}" if scheme == "udp" else f"rtmp://127.0.0.1:{port}/live/vsr"
+    received = tmp_path / ("recv.ts" if scheme == "udp" else "recv.flv")
+    listen = [] if scheme == "udp" else ["-listen", "1"]
+    # A live receiver probes briefly (FFmpeg's default 5 s would outlast this 4 s stream).
+    receiver = subprocess.Popen(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", *listen, "-analyzeduration", "1000000", "-i", url,
+         "-c", "copy", "-y", str(received)],
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        time.sleep(1.0)  # let it listen
+        # bicubic: this tests the output path, and the receiver's probe needs a steady frame rate
+        proc = _live(
+            str(clip), "--realtime", "-m", "bicubic", "-o", url, "--duration", "4", "--stats-every", "0"
+        )
+        assert proc.returncode == 0, proc.stderr
+        wait_for(lambda: receiver.poll() is not None, 5)  # RTMP ends with the connection
+    finally:
+        for _ in range(3):  # ffmpeg finalises its file on SIGINT (a second one ends a blocked read)
+            if receiver.poll() is None:
+                receiver.send_signal(signal.SIGINT)
+                wait_for(lambda: receiver.poll() is not None, 3)
+        if receiver.poll() is None:
+            receiver.kill()
+    info = ffprobe(received)
+    assert (info["width"], info["height"]) == (4 * W, 4 * H)
+    assert info["frames"] >= 10
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGKILL"])
+def test_stopping_leaves_a_readable_file(tmp_path: Path, clip: Path, sig: str) -> None:
+    need_ffmpeg()
+    out = tmp_path / "out.mkv"
+    proc = subprocess.Popen(
+        [*vsr_command(), "live", str(clip), "--realtime", "-o", str(out)], stderr=subprocess.PIPE, text=True
+    )
+    assert wait_for(lambda: out.exists() and out.stat().st_size > 20_000, 60), "vsr never wrote frames"
+    time.sleep(1)
+    sent = time.monotonic()
+    proc.send_signal(getattr(signal, sig))
+    _, stderr = proc.communicate(timeout=30)
+    assert time.monotonic() - sent < 10
+    if sig == "SIGTERM":
+        assert proc.returncode == 0, stderr
+        assert "stopped (interrupted)" in stderr
+    else:
+        assert proc.returncode == -signal.SIGKILL
+    info = ffprobe(out)  # Matroska flushed per packet: readable even after a kill
+    assert info["frames"] >= 5 and (info["width"], info["height"]) == (4 * W, 4 * H)
+
+
+def test_several_sources_in_one_batch_each_with_its_output(tmp_path: Path) -> None:
+    need_ffmpeg()
+    a = make_clip(tmp_path / "a.mp4", frames=15, width=64, height=48)
+    b = make_clip(tmp_path / "b.mp4", frames=12, width=64, height=48)
+    c = make_clip(tmp_path / "c.mp4", frames=9, width=48, height=32)
+    outs = [tmp_path / f"{n}.mkv" for n in "abc"]
+    stats = tmp_path / "stats.json"
+    proc = _live(str(a), str(b), str(c), *[f"--output={o}" for o in outs], "--stats-json", str(stats))
+    assert proc.returncode == 0, proc.stderr
+    for out, (frames, w, h) in zip(outs, [(15, 64, 48), (12, 64, 48), (9, 48, 32)], strict=True):
+        info = ffprobe(out)
+        assert (info["frames"], info["width"], info["height"]) == (frames, 4 * w, 4 * h)
+    sources = json.loads(stats.read_text())["sources"]
+    assert [s["frames_dropped"] for s in sources] == [0, 0, 0]  # files without --realtime wait
+
+
+@pytest.mark.skipif(not Path("/dev/video0").exists(), reason="no V4L2 webcam on this machine")
+def test_webcam(tmp_path: Path) -> None:
+    out = tmp_path / "cam.mkv"
+    proc = _live("0", "-o", str(out), "--max-frames", "10")
+    assert proc.returncode == 0, proc.stderr
+    assert ffprobe(out)["frames"] == 10
+
+
+# -- errors and parts -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["udp://127.0.0.1:{port}", "--timeout", "1"], "cannot open source"),
+        (["rtsp://127.0.0.1:{port}/none", "--timeout", "2"], "cannot open source"),
+        (["ftp://example.invalid/x"], "unsupported scheme 'ftp'"),
+        (["{clip}", "--output", "{tmp}/a.mp4"], "live files are .mkv or .ts"),
+        (["{clip}", "{clip}", "--output", "{tmp}/a.mkv"], "1 outputs for 2 sources"),
+        (["{tmp}/missing.mp4"], "is not a file, a webcam index or a URL"),
+        (["{clip}"], "nothing to do"),
+    ],
+)
+def test_bad_live_arguments_one_line_no_files(
+    tmp_path: Path, clip: Path, args: list[str], message: str
+) -> None:
+    port = free_port()
+    args = [a.format(port=port, clip=clip, tmp=tmp_path) for a in args]
+    if "--output" not in args and args != [str(clip)]:
+        args += ["-o", str(tmp_path / "out.mkv")]
+    result = CliRunner().invoke(app, ["live", *args])
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("vsr: error:") and message in lines[0], result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_source_kinds_and_low_latency_options(tmp_path: Path, clip: Path) -> None:
+    assert parse_source("0").url == "/dev/video0" and parse_source("0").kind == "webcam"
+    rtsp = parse_source("rtsp://cam/stream", rtsp_transport="udp")
+    assert rtsp.kind == "network" and rtsp.options["rtsp_transport"] == "udp"
+    assert rtsp.options["analyzeduration"] == "1000000" and rtsp.reconnectable
+    assert parse_source("udp://@:1234").options["overrun_nonfatal"] == "1"
+    assert parse_source(str(clip)).realtime is False and parse_source(str(clip), realtime=True).realtime
+    assert not parse_source(str(clip)).reconnectable
+    with pytest.raises(OptionError):
+        parse_source("rtsp://cam", rtsp_transport="http")
+    with pytest.raises(InputError):
+        parse_source(str(tmp_path / "nope.mkv"))
+    assert describe_output("rtmp://host/app/key")[1] == "flv"
+    assert describe_output("srt://host:9000")[1] == "mpegts"
+    assert describe_output("x.mkv")[2]["flush_packets"] == "1"
+
+
+def test_output_routing() -> None:
+    assert _assign_outputs(("a.mkv", "rtmp://h/a"), 1) == [["a.mkv", "rtmp://h/a"]]
+    assert _assign_outputs(("a.mkv", "b.mkv"), 2) == [["a.mkv"], ["b.mkv"]]
+    assert _assign_outputs(("1=b.mkv", "0=a.mkv", "1=udp://h:1"), 2) == [["a.mkv"], ["b.mkv", "udp://h:1"]]
+    with pytest.raises(OptionError):
+        _assign_outputs(("2=c.mkv",), 2)
+
+
+def test_mailbox_keeps_the_newest_frame_and_counts_drops() -> None:
+    import numpy as np
+
+    ready, stop_event = threading.Event(), threading.Event()
+    box = Mailbox(drop=True, ready=ready)
+    frames = [Captured(np.full((2, 2, 3), i, np.uint8), float(i), float(i), False) for i in range(3)]
+    assert box.put(frames[0], stop_event) is False
+    assert box.put(frames[1], stop_event) is True  # frame 0 was never taken: dropped
+    assert ready.is_set()
+    assert box.take() is frames[1] and box.take() is None
+    waiting = Mailbox(drop=False, ready=ready)
+    waiting.put(frames[0], stop_event)
+    t = threading.Thread(target=waiting.put, args=(frames[2], stop_event))
+    t.start()
+    time.sleep(0.3)
+    assert t.is_alive()  # blocked until the upscaler takes frame 0
+    assert waiting.take() is frames[0]
+    t.join(5)
+    assert waiting.take() is frames[2]
