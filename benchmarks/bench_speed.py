@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import tempfile
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 import av
 import numpy as np
 import torch
+from machine import machine_info  # benchmarks/machine.py (the script's folder is on sys.path)
 
 import vsr
 from vsr.engine.runner import Runner, RunnerSettings
@@ -122,15 +122,7 @@ def main() -> None:
 
     report = {
         "command": "python " + " ".join(sys.argv),
-        "machine": {
-            "cpu": platform.processor() or platform.machine(),
-            "torch_threads": torch.get_num_threads(),
-            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-            "bf16": bool(torch.cpu._is_avx512_bf16_supported()),
-            "torch": torch.__version__,
-            "av": av.__version__,
-            "ffmpeg_libavcodec": ".".join(map(str, av.library_versions["libavcodec"])),
-        },
+        "machine": machine_info(),
         "input": "samples/city_320x180.mp4 (320x180, 100 frames) -> 1280x720",
         "model_stage_fps": model_stage,
         "preset_candidates_model_stage_fps": candidates,

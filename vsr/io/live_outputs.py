@@ -70,6 +70,10 @@ def describe_output(dest: str) -> tuple[str, str, dict[str, str]]:
     return "file", fmt, dict(FILE_OPTIONS[fmt])
 
 
+def fmt_scheme(dest: str) -> str:
+    return urlsplit(dest).scheme or dest
+
+
 def check_file_output(dest: str, overwrite: bool) -> None:
     path = Path(dest)
     if path.is_dir():
@@ -99,6 +103,10 @@ class EncodedOutput:
         codec = check_encoder(encode.codec)
         try:
             self.container = av.open(dest, "w", format=fmt, options=options, timeout=10.0)
+        except av.error.ProtocolNotFoundError:
+            raise OutputError(
+                f"cannot open output {dest!r}: PyAV's FFmpeg was built without {fmt_scheme(dest)}"
+            ) from None
         except av.FFmpegError as exc:
             raise OutputError(f"cannot open output {dest!r}: {exc.strerror}") from None
         try:
@@ -111,6 +119,18 @@ class EncodedOutput:
             if codec.name == "libx264":
                 cc.options = {"preset": encode.preset, "tune": "zerolatency", "crf": str(encode.crf)}
             cc.thread_type = "AUTO"
+            # Open the encoder, connect and write the header now, so an unreachable server or a
+            # protocol this FFmpeg lacks fails before the run starts, not at the first frame.
+            self.container.start_encoding()
+        except av.error.ProtocolNotFoundError:
+            self.container.close()
+            scheme = urlsplit(dest).scheme
+            raise OutputError(
+                f"cannot open output {dest!r}: PyAV's FFmpeg was built without {scheme}"
+            ) from None
+        except av.FFmpegError as exc:
+            self.container.close()
+            raise OutputError(f"cannot open output {dest!r}: {exc.strerror}") from None
         except BaseException:
             self.container.close()
             raise
@@ -136,6 +156,12 @@ class EncodedOutput:
         except av.FFmpegError as exc:
             raise OutputError(f"writing output {self.dest!r} failed: {exc.strerror}") from None
         self.frames += 1
+
+    def abort(self) -> None:
+        try:
+            self.container.close()
+        except av.FFmpegError:
+            pass
 
     def close(self) -> None:
         try:

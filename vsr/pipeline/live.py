@@ -111,7 +111,9 @@ class Mailbox:
     def put(self, item: Captured, stop: threading.Event) -> bool:
         """Store `item`; True when it replaced a frame that was never taken (a drop)."""
         with self._cond:
-            while not self.drop and self._item is not None and not stop.is_set():
+            while not self.drop and self._item is not None:
+                if stop.is_set():
+                    return False  # shutting down: the frame is discarded, not dropped
                 self._cond.wait(0.1)
             dropped = self._item is not None
             self._item = item
@@ -250,21 +252,38 @@ class LiveSession:
         for run in self.runs:
             try:
                 run.first = self._connect(run)
+            except av.error.ProtocolNotFoundError:
+                scheme = run.source.url.split("://")[0]
+                raise InputError(
+                    f"cannot open source {run.source.text!r}: PyAV's FFmpeg was built without {scheme}"
+                ) from None
             except (av.FFmpegError, OSError) as exc:
                 reason = getattr(exc, "strerror", None) or str(exc)
                 raise InputError(f"cannot open source {run.source.text!r}: {reason}") from None
             run.size = (run.first.width, run.first.height)
-        for run in self.runs:
-            w, h = run.size[0] * self.cfg.scale, run.size[1] * self.cfg.scale
-            for dest in self.routes[run.index]:
-                _, fmt, options = describe_output(dest)
-                run.outputs.append(
-                    EncodedOutput(
-                        dest, fmt, options, width=w, height=h, rate=run.rate, encode=self.cfg.encode
+        created: list[Path] = []
+        try:
+            for run in self.runs:
+                w, h = run.size[0] * self.cfg.scale, run.size[1] * self.cfg.scale
+                for dest in self.routes[run.index]:
+                    kind, fmt, options = describe_output(dest)
+                    if kind == "file":
+                        created.append(Path(dest))
+                    run.outputs.append(
+                        EncodedOutput(
+                            dest, fmt, options, width=w, height=h, rate=run.rate, encode=self.cfg.encode
+                        )
                     )
-                )
-            if self.cfg.preview:
-                run.preview = PreviewOutput(f"vsr {run.source.text}", self.stop)
+                if self.cfg.preview:
+                    run.preview = PreviewOutput(f"vsr {run.source.text}", self.stop)
+        except BaseException:  # one output cannot open: leave no empty files behind
+            for run in self.runs:
+                for out in run.outputs:
+                    out.abort()
+                run.outputs.clear()
+            for path in created:
+                path.unlink(missing_ok=True)
+            raise
 
     def _reconnect_enabled(self, run: _SourceRun) -> bool:
         return self.cfg.reconnect if self.cfg.reconnect is not None else run.source.reconnectable
