@@ -31,7 +31,7 @@ def luma_planes(frames: torch.Tensor) -> np.ndarray:
     return np.round(luma(frames.clamp(0, 1).double()).numpy())
 
 
-def _crop(y: np.ndarray, border: int) -> np.ndarray:
+def crop_border(y: np.ndarray, border: int) -> np.ndarray:
     return y[..., border : y.shape[-2] - border, border : y.shape[-1] - border] if border else y
 
 
@@ -62,19 +62,23 @@ def ssim_plane(x: np.ndarray, y: np.ndarray) -> float:
 
 def psnr_y(output: torch.Tensor, reference: torch.Tensor, border: int = 0) -> float:
     """PSNR of the luma of one frame (3, h, w) against another, peak 255; inf when equal."""
-    return psnr_plane(_crop(luma_planes(output)[0], border), _crop(luma_planes(reference)[0], border))
+    return psnr_plane(
+        crop_border(luma_planes(output)[0], border), crop_border(luma_planes(reference)[0], border)
+    )
 
 
 def ssim_y(output: torch.Tensor, reference: torch.Tensor, border: int = 0) -> float:
-    return ssim_plane(_crop(luma_planes(output)[0], border), _crop(luma_planes(reference)[0], border))
+    return ssim_plane(
+        crop_border(luma_planes(output)[0], border), crop_border(luma_planes(reference)[0], border)
+    )
 
 
-def _gray_u8(y: np.ndarray) -> np.ndarray:
+def gray_u8(y: np.ndarray) -> np.ndarray:
     """Y plane on 16-235 -> uint8 on 0-255, the input OpenCV's flow expects."""
     return np.clip(np.round((y - 16.0) * (255.0 / 219.0)), 0, 255).astype(np.uint8)
 
 
-def _farneback(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def farneback_flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 3, 15, 3, 5, 1.2, 0)
 
 
@@ -103,15 +107,15 @@ class SequenceScorer:
             )
         y_out, y_ref = luma_planes(output)[0], luma_planes(reference)[0]
         index = len(self.psnr)
-        self.psnr.append(psnr_plane(_crop(y_out, self.border), _crop(y_ref, self.border)))
+        self.psnr.append(psnr_plane(crop_border(y_out, self.border), crop_border(y_ref, self.border)))
         if index % self.ssim_stride == 0:
-            self.ssim.append(ssim_plane(_crop(y_out, self.border), _crop(y_ref, self.border)))
+            self.ssim.append(ssim_plane(crop_border(y_out, self.border), crop_border(y_ref, self.border)))
         if self._previous is not None:
             p_out, p_ref = self._previous
             self.flicker.append(float(np.abs((y_out - p_out) - (y_ref - p_ref)).mean()))
             if (index - 1) % self.tof_stride == 0:
-                flow_out = _farneback(_gray_u8(p_out), _gray_u8(y_out))
-                flow_ref = _farneback(_gray_u8(p_ref), _gray_u8(y_ref))
+                flow_out = farneback_flow(gray_u8(p_out), gray_u8(y_out))
+                flow_ref = farneback_flow(gray_u8(p_ref), gray_u8(y_ref))
                 self.tof.append(float(np.abs(flow_out - flow_ref).sum(-1).mean()))
         self._previous = (y_out, y_ref)
 
