@@ -33,7 +33,50 @@ def quality_table(quality: dict) -> str:
     return "\n".join(rows)
 
 
-def render(name: str, log_path: Path, quality: dict | None, speed: dict | None, notes: str) -> str:
+DEGRADATIONS = {
+    "BI": "BI (antialiased bicubic x{scale}, 8-bit)",
+    "BD": "BD (Gaussian blur sigma 1.5, then every {scale}th pixel)",
+    "real": "real-world mix, two rounds of: random anisotropic Gaussian blur, resize (area/bilinear/bicubic), "
+    "Gaussian or Poisson noise, H.264 or H.265 at CRF 18-35 (through PyAV); new parameters per window",
+}
+
+
+def stage_text(config: dict) -> str:
+    if config.get("stage", "psnr") == "psnr":
+        return f"psnr (Charbonnier on HR frames + {config['warp_weight']} x warping loss)"
+    parts = [f"Charbonnier + {config['warp_weight']} x warping"]
+    if config.get("pingpong"):
+        parts.append(f"{config['pingpong_weight']} x ping-pong")
+    d = "spatio-temporal" if config.get("temporal_d") else "spatial (single-frame)"
+    parts.append(
+        f"{config['adv_weight']} x adversarial ({d} discriminator, {config['d_channels']} ch, lr {config['d_lr']})"
+    )
+    parts.append(f"{config['fm_weight']} x feature matching")
+    return (
+        f"gan, initialised from `{config['init_from']}`: "
+        + " + ".join(parts)
+        + f"; EMA {config['ema']} of G (exported)"
+    )
+
+
+def comparison_table(comparison: dict) -> str:
+    rows = ["| LR input | method | PSNR-Y (dB) | SSIM-Y | tOF | flicker |", "|---|---|---|---|---|---|"]
+    for setting, methods in comparison["summary"].items():
+        for method, m in methods.items():
+            rows.append(
+                f"| {setting} | {method} | {m['psnr_y']:.3f} | {m['ssim_y']:.4f} | {m['tof']:.3f} | {m['flicker']:.3f} |"
+            )
+    return "\n".join(rows)
+
+
+def render(
+    name: str,
+    log_path: Path,
+    quality: dict | None,
+    speed: dict | None,
+    notes: str,
+    comparison: dict | None = None,
+) -> str:
     scale = {m.name: m.args.scale for m in shipped_models()}[name]
     model, info = load_model(name, scale)
     params = sum(p.numel() for p in model.parameters())
@@ -50,11 +93,12 @@ def render(name: str, log_path: Path, quality: dict | None, speed: dict | None, 
         "",
         f"- Data: `{config['train_dir']}` (the permissive clips of ../shared/data/MANIFEST.md; "
         f"no restricted clip), first {config['max_frames_per_clip']} frames of each clip.",
-        f"- Degradation: {info.get('degradation', 'BI')} (antialiased bicubic x{args.scale}, 8-bit).",
-        f"- Stage: {info.get('stage', 'psnr')} (Charbonnier on HR frames + {config['warp_weight']} x warping loss).",
+        f"- Degradation: {DEGRADATIONS[config.get('degradation', 'BI')].format(scale=args.scale)}.",
+        f"- Stage: {stage_text(config)}.",
         f"- {info['iterations']} iterations, batch {config['batch']}, windows of {config['frames']} frames, "
         f"HR crops {config['crop']}x{config['crop']}, Adam lr {config['lr']} with warm-up and cosine decay; "
-        f"{training_hours(log_path):.2f} h on 2 CPU cores (AMD EPYC, AVX-512), seed {config['seed']}.",
+        f"{training_hours(log_path):.2f} h on {config['threads']} thread(s) of a 2-core AMD EPYC (AVX-512), "
+        f"seed {config['seed']}.",
         f"- Log: `{log_path}` (JSON lines: losses, learning rate, validation PSNR-Y every {config['val_every']} "
         "iterations on the first 20 frames of each validation clip).",
     ]
@@ -74,6 +118,19 @@ def render(name: str, log_path: Path, quality: dict | None, speed: dict | None, 
             quality_table(quality),
             "",
             f"Command: `{quality['command']}`",
+        ]
+    if comparison:
+        parts += [
+            "",
+            "## Comparison",
+            "",
+            f"First {comparison['frames_per_clip']} frames of each clip in `../shared/data/val/`. "
+            + comparison["metrics"]
+            + ". Lower tOF and flicker mean closer to the ground truth's motion.",
+            "",
+            comparison_table(comparison),
+            "",
+            f"Command: `{comparison['command']}`",
         ]
     if speed:
         stage = speed["model_stage_fps"]
@@ -100,12 +157,14 @@ def main() -> None:
     parser.add_argument("--log", type=Path, required=True)
     parser.add_argument("--quality", type=Path)
     parser.add_argument("--speed", type=Path)
+    parser.add_argument("--comparison", type=Path, help="benchmarks/compare_temporal.py JSON")
     parser.add_argument("--notes", default="")
     args = parser.parse_args()
+    comparison = json.loads(args.comparison.read_text()) if args.comparison else None
     quality = json.loads(args.quality.read_text()) if args.quality else None
     speed = json.loads(args.speed.read_text()) if args.speed else None
     out = WEIGHTS_DIR / f"{args.name}.md"
-    out.write_text(render(args.name, args.log, quality, speed, args.notes))
+    out.write_text(render(args.name, args.log, quality, speed, args.notes, comparison))
     print(out)
 
 
