@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from machine import machine_info  # benchmarks/machine.py (the script's folder is on sys.path)
+from vsr.bench import machine_info
 
 SAMPLE = Path(__file__).parent.parent / "samples" / "city_320x180.mp4"
 

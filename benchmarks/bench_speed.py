@@ -21,9 +21,9 @@ from pathlib import Path
 import av
 import numpy as np
 import torch
-from machine import machine_info  # benchmarks/machine.py (the script's folder is on sys.path)
 
 import vsr
+from vsr.bench import machine_info
 from vsr.engine.runner import Runner, RunnerSettings
 from vsr.frames import FrameBatch
 from vsr.models.generator import PRESETS, FrameRecurrentGenerator, GeneratorArgs

@@ -24,8 +24,8 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
-from machine import machine_info  # benchmarks/machine.py (the script's folder is on sys.path)
 
+from vsr.bench import machine_info
 from vsr.degradations import crop_to_multiple, degrade
 from vsr.engine.runner import Runner, RunnerSettings, resolve_dtype
 from vsr.frames import FrameBatch

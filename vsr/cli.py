@@ -213,6 +213,71 @@ def live(
     typer.echo(f"vsr: stopped ({final['stop_reason']}): {LiveStats.line(final)}", err=True)
 
 
+@app.command()
+def bench(
+    input: Annotated[
+        Path | None, typer.Argument(help="Video to benchmark on (default: a synthetic clip of --size).")
+    ] = None,
+    size: Annotated[
+        list[str] | None, typer.Option(help="Synthetic input size, e.g. 320x180; repeat for several.")
+    ] = None,
+    frames: Annotated[int, typer.Option(help="Frames timed per measurement (after the warm-up).")] = 60,
+    warmup: Annotated[int, typer.Option(help="Frames decoded and run before timing starts.")] = 8,
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Shipped model, .safetensors path.")
+    ] = None,
+    scale: Annotated[int, typer.Option("--scale", "-s", help="Upscaling factor.")] = 4,
+    batch: Annotated[list[int] | None, typer.Option(help="Frames per batch; repeat for several.")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    dtype: Annotated[str, typer.Option(help="auto, float32, bfloat16 or float16.")] = "auto",
+    codec: Annotated[str, typer.Option(help="Encoder for the encode stage and end to end.")] = "libx264",
+    preset: Annotated[str, typer.Option(help="Encoder preset.")] = "veryfast",
+    sweep: Annotated[
+        bool, typer.Option(help="Sizes 320x180, 640x360, 960x540 x batches 1, 4, 8 (stages only).")
+    ] = False,
+    end_to_end: Annotated[
+        bool, typer.Option(help="Also time vsr upscale end to end, model and bicubic.")
+    ] = True,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the results as JSON.")] = None,
+    plot: Annotated[Path | None, typer.Option(help="Plot fps against resolution (needs matplotlib).")] = None,
+) -> None:
+    """Frames per second per stage and end to end, beside the bicubic baseline."""
+    import json
+
+    from vsr.bench import BenchConfig, parse_size, plot_report, run_bench, table
+
+    try:
+        sizes = [parse_size(s) for s in (size or [])]
+        batches = list(batch or [])
+        if sweep:
+            sizes = sizes or [(320, 180), (640, 360), (960, 540)]
+            batches = batches or [1, 4, 8]
+        cfg = BenchConfig(
+            input=input,
+            sizes=tuple(sizes or [(320, 180)]),
+            frames=frames,
+            warmup=warmup,
+            model=model,
+            scale=scale,
+            batches=tuple(batches or [8]),
+            device=device,
+            dtype=dtype,
+            codec=codec,
+            preset=preset,
+            end_to_end=end_to_end and not sweep,
+        )
+        report = run_bench(cfg, progress=lambda m: typer.echo(f"vsr: bench {m}", err=True))
+        if json_path is not None:
+            json_path.write_text(json.dumps(report, indent=2) + "\n")
+        if plot is not None:
+            plot_report(report, plot)
+    except VsrError as exc:
+        raise _fail(str(exc)) from None
+    except KeyboardInterrupt:
+        raise _fail("interrupted", 130) from None
+    typer.echo(table(report))
+
+
 @app.command(name="eval")
 def eval_(
     ref: Annotated[Path, typer.Option("--ref", help="Ground-truth video.")],

@@ -1,0 +1,344 @@
+"""`vsr bench`: throughput per stage and end to end, always beside the bicubic baseline.
+
+Stages are timed one after another on the same frames, after a warm-up: decode (PyAV, to
+av.VideoFrame), colour in (YUV -> RGB, swscale), host-to-device, model (Runner: uint8 in, uint8
+out), device-to-host, colour out (RGB -> YUV 4:2:0), encode (the chosen encoder). End to end is
+`vsr upscale` (decode, upscale and encode in their own threads) on the same clip, once with the
+model and once with bicubic through the same decoder and encoder.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shlex
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import torch
+
+from vsr.config import UpscaleConfig
+from vsr.engine.runner import BicubicRunner, Runner, RunnerSettings, resolve_device, resolve_dtype
+from vsr.errors import InputError, OptionError
+from vsr.frames import FrameBatch
+from vsr.io.writer import check_encoder
+from vsr.models.zoo import BICUBIC, load_model
+from vsr.pipeline.offline import upscale_file
+
+STAGES = ("decode", "colour_in", "h2d", "model", "d2h", "colour_out", "encode")
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise OptionError(f"--size must look like 320x180, got {text!r}") from None
+    if w < 16 or h < 16 or w % 2 or h % 2:
+        raise OptionError(f"--size {text}: width and height must be even and at least 16")
+    return w, h
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    input: Path | None = None  # a video file, or None for a synthetic clip of `sizes`
+    sizes: tuple[tuple[int, int], ...] = ((320, 180),)
+    frames: int = 60
+    warmup: int = 8
+    model: str | None = None
+    scale: int = 4
+    batches: tuple[int, ...] = (8,)
+    device: str = "auto"
+    dtype: str = "auto"
+    codec: str = "libx264"
+    preset: str = "veryfast"
+    crf: int = 18
+    end_to_end: bool = True
+
+    def __post_init__(self) -> None:
+        if self.frames < 2:
+            raise OptionError(f"--frames must be at least 2, got {self.frames}")
+        if self.warmup < 0:
+            raise OptionError(f"--warmup must be >= 0, got {self.warmup}")
+        if any(b < 1 for b in self.batches):
+            raise OptionError("--batch values must be at least 1")
+        if self.input is not None and not Path(self.input).is_file():
+            raise InputError(f"input {str(self.input)!r} does not exist")
+
+
+def synthetic_clip(path: Path, width: int, height: int, frames: int, rate: int = 25) -> Path:
+    """A clip with moving, textured content (smooth gradients, edges, noise), H.264 near-lossless."""
+    rng = np.random.default_rng(0)
+    texture = rng.integers(0, 256, size=(height // 4 + 16, width // 4 + 16, 3), dtype=np.uint8)
+    texture = np.kron(texture, np.ones((4, 4, 1), np.uint8))
+    ramp = np.linspace(0, 80, width, dtype=np.float32)[None, :, None]
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.codec_context.options = {"crf": "12", "preset": "ultrafast"}
+        for i in range(frames):
+            y, x = (i // 2) % 16, i % 16
+            image = np.clip(texture[y : y + height, x : x + width] * 0.7 + ramp, 0, 255).astype(np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return path
+
+
+def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    start = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - start
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def stage_fps(clip: Path, cfg: BenchConfig, runner: Runner | BicubicRunner, batch: int) -> dict[str, float]:
+    """Frames per second of every stage alone, on `cfg.frames` frames after `cfg.warmup`."""
+    device = runner.device
+    with av.open(str(clip)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        decoded, t_decode = _timed(
+            lambda: [
+                f for _, f in zip(range(cfg.warmup + cfg.frames), container.decode(stream), strict=False)
+            ]
+        )
+    if len(decoded) <= cfg.warmup:
+        raise InputError(f"{clip} has {len(decoded)} frames; --frames + --warmup needs more")
+    frames = decoded[cfg.warmup :]
+    n = len(frames)
+    t_decode *= n / len(decoded)  # the warm-up frames are not timed apart from decoding
+    rgb, t_colour_in = _timed(lambda: [f.to_ndarray(format="rgb24") for f in frames])
+    host = torch.from_numpy(np.stack(rgb))
+    pinned = host.pin_memory() if device.type == "cuda" else host
+    on_device, t_h2d = _timed(lambda: (pinned.to(device, non_blocking=True), _sync(device))[0])
+    batches = [
+        FrameBatch(
+            on_device[i : i + batch], tuple(range(i, i + len(on_device[i : i + batch]))), Fraction(1, 25)
+        )
+        for i in range(0, n, batch)
+    ]
+    warm = FrameBatch(on_device[: min(batch, n)], tuple(range(min(batch, n))), Fraction(1, 25))
+    for _ in range(2):
+        runner.upscale(warm)  # kernels, allocator, oneDNN primitives
+    runner.reset()
+    _sync(device)
+
+    def model() -> list[FrameBatch]:
+        out = [runner.upscale(b) for b in batches]
+        _sync(device)
+        return out
+
+    upscaled, t_model = _timed(model)
+    # Runner returns host tensors; time the copy back separately from a device copy.
+    hr_host = torch.cat([b.data for b in upscaled])
+    hr_device = hr_host.to(device)
+    _, t_d2h = _timed(lambda: (hr_device.to("cpu"), _sync(device)))
+    images = list(hr_host.numpy())
+    yuv, t_colour_out = _timed(
+        lambda: [av.VideoFrame.from_ndarray(i, format="rgb24").reformat(format="yuv420p") for i in images]
+    )
+    encoder = av.CodecContext.create(cfg.codec, "w")
+    encoder.width, encoder.height = images[0].shape[1], images[0].shape[0]
+    encoder.pix_fmt, encoder.time_base, encoder.framerate = "yuv420p", Fraction(1, 25), Fraction(25)
+    if cfg.codec in ("libx264", "libx265"):
+        encoder.options = {"preset": cfg.preset, "crf": str(cfg.crf)}
+    encoder.thread_type = "AUTO"
+
+    def encode() -> None:
+        for i, frame in enumerate(yuv):
+            frame.pts = i
+            encoder.encode(frame)
+        encoder.encode(None)
+
+    _, t_encode = _timed(encode)
+    times = {
+        "decode": t_decode,
+        "colour_in": t_colour_in,
+        "h2d": t_h2d,
+        "model": t_model,
+        "d2h": t_d2h,
+        "colour_out": t_colour_out,
+        "encode": t_encode,
+    }
+    return {k: (n / t if t > 0 else float("inf")) for k, t in times.items()}
+
+
+def end_to_end_fps(clip: Path, cfg: BenchConfig, model: str | None, batch: int) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        report = upscale_file(
+            UpscaleConfig(
+                input=clip,
+                output=Path(tmp) / "out.mkv",
+                model=model,
+                scale=cfg.scale,
+                device=cfg.device,
+                dtype=cfg.dtype,
+                codec=cfg.codec,
+                crf=cfg.crf,
+                preset=cfg.preset,
+                batch=batch,
+                progress=False,
+            )
+        )
+    return report.fps
+
+
+def machine_info() -> dict[str, Any]:
+    """What every benchmark result records about the machine it ran on."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "bf16": bool(torch.cpu._is_avx512_bf16_supported()),
+        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+        "torch": torch.__version__,
+        "av": av.__version__,
+        "ffmpeg_libavcodec": ".".join(map(str, av.library_versions["libavcodec"])),
+        "python": platform.python_version(),
+    }
+
+
+@dataclass
+class BenchRow:
+    size: str
+    batch: int
+    stages: dict[str, float]
+    bicubic_stages: dict[str, float]
+    end_to_end: dict[str, float] = field(default_factory=dict)
+
+
+def run_bench(cfg: BenchConfig, progress: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
+    check_encoder(cfg.codec)
+    device = resolve_device(cfg.device)
+    dtype = resolve_dtype(cfg.dtype, device)
+    model, info = (None, {"name": BICUBIC}) if cfg.model == BICUBIC else load_model(cfg.model, cfg.scale)
+    rows: list[BenchRow] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        inputs = (
+            [(cfg.input, None)]
+            if cfg.input is not None
+            else [
+                (synthetic_clip(Path(tmp) / f"{w}x{h}.mp4", w, h, cfg.frames + cfg.warmup), (w, h))
+                for w, h in cfg.sizes
+            ]
+        )
+        for clip, _ in inputs:
+            with av.open(str(clip)) as c:
+                v = c.streams.video[0]
+                size = f"{v.codec_context.width}x{v.codec_context.height}"
+            for batch in cfg.batches:
+                progress(f"{size} batch {batch}: stages")
+                runner = (
+                    Runner(model, RunnerSettings(device=device, dtype=dtype))
+                    if model is not None
+                    else BicubicRunner(cfg.scale, device)
+                )
+                row = BenchRow(
+                    size=size,
+                    batch=batch,
+                    stages=stage_fps(clip, cfg, runner, batch),
+                    bicubic_stages=stage_fps(clip, cfg, BicubicRunner(cfg.scale, device), batch),
+                )
+                if cfg.end_to_end:
+                    progress(f"{size} batch {batch}: end to end")
+                    ours = end_to_end_fps(clip, cfg, cfg.model, batch)
+                    base = end_to_end_fps(clip, cfg, BICUBIC, batch)
+                    row.end_to_end = {
+                        "model_fps": ours,
+                        "bicubic_fps": base,
+                        "time_ratio_vs_bicubic": base / ours,
+                    }
+                rows.append(row)
+    return {
+        "command": "vsr " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else "vsr bench",
+        "machine": machine_info(),
+        "model": info["name"],
+        "backend": "eager",
+        "device": str(device),
+        "dtype": str(dtype).removeprefix("torch.") if model is not None else "float32",
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
+        "stages": list(STAGES),
+        "rows": [asdict(r) for r in rows],
+    }
+
+
+def table(report: dict[str, Any]) -> str:
+    """The report as text: one line per size/batch, model and bicubic."""
+    head = (
+        f"{'size':<10}{'batch':>6} {'upscaler':<10}"
+        + "".join(f"{s:>11}" for s in STAGES)
+        + f"{'end-to-end':>12}{'ratio':>7}"
+    )
+    lines = [
+        f"fps per stage and end to end ({report['model']} on {report['device']}, {report['dtype']})",
+        head,
+    ]
+    for row in report["rows"]:
+        e2e = row["end_to_end"]
+        for name, stages, fps in (
+            (report["model"], row["stages"], e2e.get("model_fps")),
+            ("bicubic", row["bicubic_stages"], e2e.get("bicubic_fps")),
+        ):
+            cells = "".join(f"{stages[s]:>11.1f}" if stages[s] < 1e6 else f"{'-':>11}" for s in STAGES)
+            end = f"{fps:>12.1f}" if fps else f"{'-':>12}"
+            ratio = f"{e2e['time_ratio_vs_bicubic']:>7.2f}" if fps and name != "bicubic" else ""
+            lines.append(f"{row['size']:<10}{row['batch']:>6} {name:<10}{cells}{end}{ratio}")
+    lines.append(
+        "ratio = end-to-end time with the model / time with bicubic through the same decoder and encoder"
+    )
+    return "\n".join(lines)
+
+
+def plot_report(report: dict[str, Any], path: Path) -> None:
+    """Model-stage and end-to-end fps against output megapixels, one line per batch size."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise OptionError("--plot needs matplotlib (pip install 'vsr[plot]')") from None
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    by_batch: dict[int, list[dict[str, Any]]] = {}
+    for row in report["rows"]:
+        by_batch.setdefault(row["batch"], []).append(row)
+    scale = report["config"]["scale"]
+    for batch, rows in sorted(by_batch.items()):
+        rows.sort(key=lambda r: int(r["size"].split("x")[0]))
+        mp = [int(r["size"].split("x")[0]) * int(r["size"].split("x")[1]) * scale * scale / 1e6 for r in rows]
+        ax.plot(
+            mp,
+            [r["stages"]["model"] for r in rows],
+            "o-",
+            label=f"{report['backend']} model stage, batch {batch}",
+        )
+        ax.plot(mp, [r["bicubic_stages"]["model"] for r in rows], "x--", label=f"bicubic, batch {batch}")
+    ax.set_xlabel("output megapixels per frame")
+    ax.set_ylabel("frames per second")
+    ax.set_yscale("log")
+    ax.set_title(f"{report['model']} on {report['device']} ({report['dtype']})")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
