@@ -243,7 +243,10 @@ def test_webcam(tmp_path: Path) -> None:
         (["{clip}", "{clip}", "--output", "{tmp}/a.mkv"], "1 outputs for 2 sources"),
         (["{tmp}/missing.mp4"], "is not a file, a webcam index or a URL"),
         (["{clip}"], "nothing to do"),
-        (["{clip}", "--output", "{tmp}/a.mkv", "--output", "rtmp://127.0.0.1:{port}/a/b"], "cannot open output"),
+        (
+            ["{clip}", "--output", "{tmp}/a.mkv", "--output", "rtmp://127.0.0.1:{port}/a/b"],
+            "cannot open output",
+        ),
     ],
 )
 def test_bad_live_arguments_one_line_no_files(

@@ -26,11 +26,12 @@ import numpy as np
 import torch
 
 from vsr.config import UpscaleConfig
-from vsr.engine.runner import BicubicRunner, Runner, RunnerSettings, resolve_device, resolve_dtype
+from vsr.engine.backends import build_runner
+from vsr.engine.runner import BicubicRunner, Runner
 from vsr.errors import InputError, OptionError
 from vsr.frames import FrameBatch
 from vsr.io.writer import check_encoder
-from vsr.models.zoo import BICUBIC, load_model
+from vsr.models.zoo import BICUBIC
 from vsr.pipeline.offline import upscale_file
 
 STAGES = ("decode", "colour_in", "h2d", "model", "d2h", "colour_out", "encode")
@@ -57,6 +58,7 @@ class BenchConfig:
     batches: tuple[int, ...] = (8,)
     device: str = "auto"
     dtype: str = "auto"
+    backend: str = "eager"
     codec: str = "libx264"
     preset: str = "veryfast"
     crf: int = 18
@@ -186,6 +188,7 @@ def end_to_end_fps(clip: Path, cfg: BenchConfig, model: str | None, batch: int) 
                 scale=cfg.scale,
                 device=cfg.device,
                 dtype=cfg.dtype,
+                backend=cfg.backend if model != BICUBIC else "eager",
                 codec=cfg.codec,
                 crf=cfg.crf,
                 preset=cfg.preset,
@@ -229,9 +232,8 @@ class BenchRow:
 
 def run_bench(cfg: BenchConfig, progress: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
     check_encoder(cfg.codec)
-    device = resolve_device(cfg.device)
-    dtype = resolve_dtype(cfg.dtype, device)
-    model, info = (None, {"name": BICUBIC}) if cfg.model == BICUBIC else load_model(cfg.model, cfg.scale)
+    runner, name = build_runner(cfg.model, cfg.scale, backend=cfg.backend, device=cfg.device, dtype=cfg.dtype)
+    device = runner.device
     rows: list[BenchRow] = []
     with tempfile.TemporaryDirectory() as tmp:
         inputs = (
@@ -248,11 +250,7 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] = lambda _: None
                 size = f"{v.codec_context.width}x{v.codec_context.height}"
             for batch in cfg.batches:
                 progress(f"{size} batch {batch}: stages")
-                runner = (
-                    Runner(model, RunnerSettings(device=device, dtype=dtype))
-                    if model is not None
-                    else BicubicRunner(cfg.scale, device)
-                )
+                runner.reset()
                 row = BenchRow(
                     size=size,
                     batch=batch,
@@ -272,10 +270,12 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] = lambda _: None
     return {
         "command": "vsr " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else "vsr bench",
         "machine": machine_info(),
-        "model": info["name"],
-        "backend": "eager",
+        "model": name,
+        "backend": cfg.backend,
         "device": str(device),
-        "dtype": str(dtype).removeprefix("torch.") if model is not None else "float32",
+        "dtype": "float32"
+        if isinstance(runner, BicubicRunner)
+        else str(runner.settings.dtype).removeprefix("torch."),
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
         "stages": list(STAGES),
         "rows": [asdict(r) for r in rows],

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from vsr.errors import VsrError
+from vsr.errors import OptionError, VsrError
 
 log = logging.getLogger("vsr")
 
@@ -21,6 +21,14 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+Backend = Annotated[
+    str,
+    typer.Option(
+        help="eager (PyTorch), ort (ONNX Runtime, fp32) or trt (Torch-TensorRT, NVIDIA, the [trt] extra)."
+    ),
+]
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -57,6 +65,7 @@ def upscale(
     ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     dtype: Annotated[str, typer.Option(help="auto, float32, bfloat16 or float16.")] = "auto",
+    backend: Backend = "eager",
     codec: Annotated[
         str, typer.Option(help="Video encoder: libx264, libx265, libsvtav1, ffv1, h264_nvenc...")
     ] = "libx264",
@@ -93,6 +102,7 @@ def upscale(
             scale=scale,
             device=device,
             dtype=dtype,
+            backend=backend,
             codec=codec,
             crf=crf,
             preset=preset,
@@ -146,6 +156,7 @@ def live(
     ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     dtype: Annotated[str, typer.Option(help="auto, float32, bfloat16 or float16.")] = "auto",
+    backend: Backend = "eager",
     rtsp_transport: Annotated[str, typer.Option(help="RTSP input transport: tcp or udp.")] = "tcp",
     realtime: Annotated[
         bool, typer.Option(help="Play file sources at their own frame rate (drop frames when behind).")
@@ -191,6 +202,7 @@ def live(
             device=device,
             dtype=dtype,
             fallback=fallback,
+            backend=backend,
             rtsp_transport=rtsp_transport,
             realtime=realtime,
             reconnect=reconnect,
@@ -230,6 +242,7 @@ def bench(
     batch: Annotated[list[int] | None, typer.Option(help="Frames per batch; repeat for several.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     dtype: Annotated[str, typer.Option(help="auto, float32, bfloat16 or float16.")] = "auto",
+    backend: Backend = "eager",
     codec: Annotated[str, typer.Option(help="Encoder for the encode stage and end to end.")] = "libx264",
     preset: Annotated[str, typer.Option(help="Encoder preset.")] = "veryfast",
     sweep: Annotated[
@@ -262,6 +275,7 @@ def bench(
             batches=tuple(batches or [8]),
             device=device,
             dtype=dtype,
+            backend=backend,
             codec=codec,
             preset=preset,
             end_to_end=end_to_end and not sweep,
@@ -276,6 +290,54 @@ def bench(
     except KeyboardInterrupt:
         raise _fail("interrupted", 130) from None
     typer.echo(table(report))
+
+
+@app.command(name="export")
+def export_(
+    output: Annotated[Path, typer.Argument(help="File to write (.onnx, or .ep for TensorRT).")],
+    format: Annotated[str, typer.Option("--format", "-f", help="onnx or trt.")] = "onnx",
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Shipped model or .safetensors path.")
+    ] = None,
+    scale: Annotated[int, typer.Option("--scale", "-s", help="Upscaling factor.")] = 4,
+    size: Annotated[
+        str, typer.Option(help="LR frame size the graph is built for (WxH, multiple of 4).")
+    ] = "320x180",
+    batch: Annotated[int, typer.Option(help="TensorRT: batch size of the engine.")] = 1,
+    dtype: Annotated[str, typer.Option(help="TensorRT: float16 or float32.")] = "float16",
+) -> None:
+    """Export the generator's step for ONNX Runtime or TensorRT (one frame size per file)."""
+    import shutil
+
+    import torch
+
+    from vsr.bench import parse_size
+    from vsr.engine.backends import export_onnx
+    from vsr.engine.runner import DTYPES
+    from vsr.models.zoo import load_model
+
+    try:
+        width, height = parse_size(size)
+        if width % 4 or height % 4:
+            raise OptionError(
+                f"--size {size}: width and height must be multiples of 4 (the flow net's stride)"
+            )
+        generator, _ = load_model(model, scale)
+        if format == "onnx":
+            path = export_onnx(generator, output, height=height, width=width)
+        elif format == "trt":
+            from vsr.engine.tensorrt import TrtGenerator
+
+            if dtype not in ("float16", "float32"):
+                raise OptionError(f"--dtype must be float16 or float32 for TensorRT, got {dtype!r}")
+            trt = TrtGenerator(generator, torch.device("cuda"), DTYPES[dtype])
+            trt.engine(batch, height, width)
+            path = Path(shutil.copyfile(trt.engine_path(batch, height, width), output))
+        else:
+            raise OptionError(f"--format must be onnx or trt, got {format!r}")
+    except VsrError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"vsr: wrote {path}", err=True)
 
 
 @app.command(name="eval")

@@ -102,6 +102,9 @@ class Runner:
         return to_frames(hr[..., : batch.height * self.scale, : batch.width * self.scale], batch.max_value)
 
     def _is_cut(self, previous: torch.Tensor, current: torch.Tensor) -> bool:
+        """A scene cut, or a frame of another size (the state cannot carry over)."""
+        if previous.shape != current.shape:
+            return True
         return float((current - previous).abs().mean()) > self.settings.scene_cut
 
     def _autocast(self) -> torch.autocast:

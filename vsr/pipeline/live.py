@@ -26,13 +26,9 @@ import cv2
 import numpy as np
 import torch
 
+from vsr.engine.backends import build_runner
 from vsr.engine.runner import (
-    BicubicRunner,
-    Runner,
-    RunnerSettings,
     StreamState,
-    resolve_device,
-    resolve_dtype,
 )
 from vsr.errors import InputError, OptionError
 from vsr.io.live_outputs import (
@@ -43,7 +39,6 @@ from vsr.io.live_outputs import (
     describe_output,
 )
 from vsr.io.sources import Source, open_source, parse_source
-from vsr.models.zoo import BICUBIC, load_model
 from vsr.pipeline.live_stats import LiveStats, write_json
 
 log = logging.getLogger(__name__)
@@ -65,6 +60,7 @@ class LiveConfig:
     scale: int = 4
     device: str = "auto"
     dtype: str = "auto"
+    backend: str = "eager"
     fallback: str | None = None  # a shipped model, weights path or "bicubic"
     rtsp_transport: str = "tcp"
     realtime: bool = False
@@ -204,24 +200,13 @@ class LiveSession:
                 kind, _, _ = describe_output(dest)
                 if kind == "file":
                     check_file_output(dest, cfg.overwrite)
-        device = resolve_device(cfg.device)
-        dtype = resolve_dtype(cfg.dtype, device)
-        self.runner = self._runner(cfg.model, cfg.scale, device, dtype)
-        self.fallback = self._runner(cfg.fallback, cfg.scale, device, dtype) if cfg.fallback else None
-        self.model_name = cfg.model or "default"
+        options = {"backend": cfg.backend, "device": cfg.device, "dtype": cfg.dtype}
+        self.runner, _ = build_runner(cfg.model, cfg.scale, **options)
+        self.fallback = build_runner(cfg.fallback, cfg.scale, **options)[0] if cfg.fallback else None
         self.runs = [_SourceRun(i, s, self.ready) for i, s in enumerate(sources)]
         self.stats = LiveStats([s.text for s in sources])
         self.t0 = time.monotonic()
         self._threads: list[threading.Thread] = []
-
-    @staticmethod
-    def _runner(
-        name: str | None, scale: int, device: torch.device, dtype: torch.dtype
-    ) -> Runner | BicubicRunner:
-        if name == BICUBIC:
-            return BicubicRunner(scale, device)
-        model, _ = load_model(name, scale)
-        return Runner(model, RunnerSettings(device=device, dtype=dtype))
 
     # -- sources -------------------------------------------------------------------------------
 

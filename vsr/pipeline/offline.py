@@ -11,12 +11,12 @@ import av
 from tqdm import tqdm
 
 from vsr.config import UpscaleConfig
-from vsr.engine.runner import BicubicRunner, Runner, RunnerSettings, resolve_device, resolve_dtype
+from vsr.engine.backends import build_runner
+from vsr.engine.runner import BicubicRunner
 from vsr.errors import InputError, OutputError
 from vsr.frames import FrameBatch
 from vsr.io.reader import VideoReader
 from vsr.io.writer import EncodeSettings, VideoWriter, atomic_output, check_encoder
-from vsr.models.zoo import BICUBIC, load_model
 from vsr.pipeline.stages import Pipeline
 
 
@@ -64,14 +64,10 @@ def check_paths(input: Path, output: Path, overwrite: bool) -> None:
 
 def upscale_file(cfg: UpscaleConfig) -> UpscaleReport:
     check_paths(cfg.input, cfg.output, cfg.overwrite)
-    device = resolve_device(cfg.device)
-    dtype = resolve_dtype(cfg.dtype, device)
-    runner: Runner | BicubicRunner
-    if cfg.model == BICUBIC:
-        runner, model_name = BicubicRunner(cfg.scale, device), BICUBIC
-    else:
-        model, info = load_model(cfg.model, cfg.scale)
-        runner, model_name = Runner(model, RunnerSettings(device=device, dtype=dtype)), info["name"]
+    runner, model_name = build_runner(
+        cfg.model, cfg.scale, backend=cfg.backend, device=cfg.device, dtype=cfg.dtype
+    )
+    device = runner.device
     check_encoder(cfg.codec)
     settings = EncodeSettings(codec=cfg.codec, crf=cfg.crf, preset=cfg.preset, pix_fmt=cfg.pix_fmt)
     start = time.perf_counter()
@@ -129,6 +125,8 @@ def upscale_file(cfg: UpscaleConfig) -> UpscaleReport:
         output_size=(out_w, out_h),
         model=model_name,
         device=str(device),
-        dtype="float32" if isinstance(runner, BicubicRunner) else str(dtype).removeprefix("torch."),
+        dtype="float32"
+        if isinstance(runner, BicubicRunner)
+        else str(runner.settings.dtype).removeprefix("torch."),
         scene_cuts=runner.scene_cuts,
     )

@@ -1,0 +1,99 @@
+"""Runtimes: ONNX Runtime matches eager fp32; cache keys follow everything an artefact depends on;
+missing extras and devices give one clear line. GPU paths are marked `cuda`."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from tests.clips import make_clip, pattern
+from vsr.cli import app
+from vsr.engine.backends import OrtGenerator, backend_dtype, build_runner, cache_key, weights_digest
+from vsr.errors import BackendUnavailableError, OptionError
+from vsr.frames import FrameBatch
+from vsr.models.zoo import load_model
+
+pytest.importorskip("onnxruntime", reason="the [onnx] extra is not installed")
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VSR_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def _moving(n: int, w: int, h: int) -> FrameBatch:
+    data = torch.stack([torch.from_numpy(pattern(i, w, h, seed=3)) for i in range(n)])
+    return FrameBatch(data, tuple(range(n)), Fraction(1, 25))
+
+
+def test_ort_matches_eager_fp32(tmp_path: Path) -> None:
+    eager, _ = build_runner("fast-x4", 4, backend="eager", dtype="float32")
+    ort, _ = build_runner("fast-x4", 4, backend="ort")
+    assert isinstance(ort.model, OrtGenerator)
+    frames = _moving(6, 76, 44)  # padded to 76x44 -> the model's multiple of 4 already; motion each frame
+    a, b = eager.upscale(frames).data, ort.upscale(frames).data
+    assert a.shape == b.shape == (6, 176, 304, 3)
+    diff = (a.int() - b.int()).abs()
+    assert diff.max() <= 1 and diff.float().mean() < 0.01  # fp32 rounding only, through the recurrence
+    exported = list((tmp_path / "cache" / "onnx").glob("*.onnx"))
+    assert len(exported) == 1  # one graph for this frame size, reused for every frame
+    ort.upscale(_moving(2, 40, 32))
+    assert len(list((tmp_path / "cache" / "onnx").glob("*.onnx"))) == 2  # another size, another graph
+
+
+def test_cache_key_changes_with_shape_precision_and_weights() -> None:
+    model, _ = load_model("fast-x4")
+    base = cache_key(model, format="trt", shape=(1, 48, 80), precision="float16")
+    assert base == cache_key(model, format="trt", shape=(1, 48, 80), precision="float16")
+    assert base != cache_key(model, format="trt", shape=(1, 48, 96), precision="float16")
+    assert base != cache_key(model, format="trt", shape=(1, 48, 80), precision="float32")
+    digest = weights_digest(model)
+    with torch.no_grad():
+        model.tail.bias[0] += 1e-3
+    assert weights_digest(model) != digest
+    assert base != cache_key(model, format="trt", shape=(1, 48, 80), precision="float16")
+
+
+def test_backend_dtypes_and_missing_extras() -> None:
+    cpu = torch.device("cpu")
+    assert backend_dtype("auto", cpu, "ort") == torch.float32
+    with pytest.raises(OptionError, match="float32"):
+        backend_dtype("bfloat16", cpu, "ort")
+    with pytest.raises(OptionError, match="not one of"):
+        backend_dtype("auto", cpu, "tvm")
+    try:
+        import torch_tensorrt  # noqa: F401
+    except ImportError:
+        with pytest.raises(BackendUnavailableError, match=r"\[trt\] extra"):
+            build_runner("fast-x4", 4, backend="trt")
+
+
+def test_cli_backend_ort_and_export(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "in.mp4", frames=5, width=48, height=32)
+    result = CliRunner().invoke(
+        app, ["upscale", str(clip), str(tmp_path / "out.mkv"), "--backend", "ort", "--no-progress"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "(float32)" in result.stderr
+    onnx_path = tmp_path / "step.onnx"
+    result = CliRunner().invoke(app, ["export", str(onnx_path), "--size", "64x48"])
+    assert result.exit_code == 0 and onnx_path.stat().st_size > 10_000
+    import onnx
+
+    graph = onnx.load(str(onnx_path)).graph
+    assert [i.name for i in graph.input] == ["lr", "prev_lr", "prev_folded"]
+    result = CliRunner().invoke(app, ["upscale", str(clip), str(tmp_path / "o2.mkv"), "--backend", "trt"])
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1
+
+
+@pytest.mark.cuda
+def test_cuda_fp16_matches_cpu_fp32() -> None:
+    cpu, _ = build_runner("fast-x4", 4, device="cpu", dtype="float32")
+    gpu, _ = build_runner("fast-x4", 4, device="cuda", dtype="float16")
+    frames = _moving(6, 64, 48)
+    diff = (cpu.upscale(frames).data.int() - gpu.upscale(frames).data.int()).abs()
+    assert diff.max() <= 3 and diff.float().mean() < 0.2

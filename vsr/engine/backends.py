@@ -1,0 +1,200 @@
+"""Runtimes for the generator's step: eager PyTorch, ONNX Runtime, Torch-TensorRT.
+
+Every backend yields a module with the generator's interface (`scale`, `pad_multiple`,
+`init_state`, `step`, `forward(lr, prev_lr, prev_folded) -> folded`), so the Runner and the
+pipelines do not know which one runs. Exported artefacts (ONNX files, TensorRT engines) are cached
+on disk under a key made of everything that changes them: weights checksum, shape range, precision,
+library versions and, for TensorRT, the GPU.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vsr.engine.runner import BicubicRunner, Runner, RunnerSettings, resolve_device, resolve_dtype
+from vsr.errors import BackendUnavailableError, OptionError
+from vsr.models.generator import FrameRecurrentGenerator, State
+from vsr.models.zoo import BICUBIC, load_model
+
+BACKENDS = ("eager", "ort", "trt")
+ONNX_OPSET = 17  # grid_sample (opset 16+) and pixel shuffle as DepthToSpace
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("VSR_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "vsr"
+    )
+    return Path(root)
+
+
+def weights_digest(model: nn.Module) -> str:
+    """SHA-256 of the generator's hyperparameters and weights (what an exported artefact depends on)."""
+    h = hashlib.sha256(json.dumps(getattr(model, "args", None).__dict__, sort_keys=True).encode())
+    for name, tensor in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def cache_key(model: nn.Module, *, digest: str | None = None, **parts: Any) -> str:
+    """Key of an exported artefact: weights digest + every setting that changes it."""
+    fields = {"weights": digest or weights_digest(model), "torch": torch.__version__, **parts}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+def export_onnx(model: FrameRecurrentGenerator, path: Path, *, height: int, width: int) -> Path:
+    """Export the pure step `forward(lr, prev_lr, prev_folded) -> folded` for frames of one size.
+
+    The size is fixed in the graph (the warp's pixel-to-grid factors are traced as constants);
+    the batch dimension stays dynamic. `height` and `width` must be multiples of pad_multiple.
+    """
+    try:
+        import onnx  # noqa: F401  (the exporter needs it)
+    except ImportError:
+        raise BackendUnavailableError("ONNX export needs the [onnx] extra: pip install 'vsr[onnx]'") from None
+    model = model.float().eval()
+    s2 = 3 * model.scale**2
+    example = (
+        torch.rand(1, 3, height, width),
+        torch.rand(1, 3, height, width),
+        torch.rand(1, s2, height, width),
+    )
+    dynamic = {0: "batch"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer notes about shape constants: intended, see above
+        torch.onnx.export(
+            model,
+            example,
+            str(tmp),
+            input_names=["lr", "prev_lr", "prev_folded"],
+            output_names=["folded"],
+            dynamic_axes={"lr": dynamic, "prev_lr": dynamic, "prev_folded": dynamic, "folded": dynamic},
+            opset_version=ONNX_OPSET,
+            dynamo=False,
+        )
+    os.replace(tmp, path)
+    return path
+
+
+class OrtGenerator(nn.Module):
+    """The generator's step run by ONNX Runtime (CPU, or CUDA with onnxruntime-gpu).
+
+    One ONNX graph and session per frame size, exported on first use into the cache
+    (`~/.cache/vsr/onnx`, or $VSR_CACHE_DIR) under a key of weights, size, opset and versions.
+    """
+
+    def __init__(self, model: FrameRecurrentGenerator, device: torch.device) -> None:
+        super().__init__()
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise BackendUnavailableError(
+                "--backend ort needs the [onnx] extra: pip install 'vsr[onnx]'"
+            ) from None
+        self._ort = ort
+        self.model = model.float().eval()
+        self.args = model.args
+        self.scale = model.scale
+        self.pad_multiple = model.pad_multiple
+        self.bicubic = model.bicubic
+        self.providers: list[Any] = ["CPUExecutionProvider"]
+        if device.type == "cuda":
+            if "CUDAExecutionProvider" not in ort.get_available_providers():
+                raise BackendUnavailableError("--backend ort on CUDA needs onnxruntime-gpu")
+            self.providers.insert(0, ("CUDAExecutionProvider", {"device_id": device.index or 0}))
+        self._digest = weights_digest(model)
+        self._sessions: dict[tuple[int, int], Any] = {}
+
+    def onnx_path(self, height: int, width: int) -> Path:
+        key = cache_key(
+            self.model,
+            digest=self._digest,
+            format="onnx",
+            opset=ONNX_OPSET,
+            onnxruntime=self._ort.__version__,
+            size=(height, width),
+        )
+        return cache_dir() / "onnx" / f"{key}.onnx"
+
+    def session(self, height: int, width: int) -> Any:
+        if (height, width) not in self._sessions:
+            path = self.onnx_path(height, width)
+            if not path.exists():
+                export_onnx(self.model, path, height=height, width=width)
+            options = self._ort.SessionOptions()
+            options.graph_optimization_level = self._ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            options.intra_op_num_threads = torch.get_num_threads()
+            self._sessions[(height, width)] = self._ort.InferenceSession(
+                str(path), options, providers=self.providers
+            )
+        return self._sessions[(height, width)]
+
+    def init_state(self, lr: torch.Tensor) -> State:
+        return lr, self.bicubic(lr)
+
+    def forward(self, lr: torch.Tensor, prev_lr: torch.Tensor, prev_folded: torch.Tensor) -> torch.Tensor:
+        feeds = {
+            "lr": lr.float().contiguous().cpu().numpy(),
+            "prev_lr": prev_lr.float().contiguous().cpu().numpy(),
+            "prev_folded": prev_folded.float().contiguous().cpu().numpy(),
+        }
+        (folded,) = self.session(*lr.shape[-2:]).run(["folded"], feeds)
+        return torch.from_numpy(folded).to(lr.device)
+
+    def step(self, lr: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        folded = self(lr, *state)
+        return F.pixel_shuffle(folded, self.scale), (lr, folded)
+
+
+def make_generator(
+    model: FrameRecurrentGenerator, backend: str, device: torch.device, dtype: torch.dtype
+) -> nn.Module:
+    """The module the Runner drives for `backend`."""
+    if backend == "eager":
+        return model
+    if backend == "ort":
+        if dtype != torch.float32:
+            raise OptionError("--backend ort runs in float32; pass --dtype float32")
+        return OrtGenerator(model, device)
+    if backend == "trt":
+        from vsr.engine.tensorrt import trt_generator
+
+        return trt_generator(model, device, dtype)
+    raise OptionError(f"--backend {backend!r} is not one of {', '.join(BACKENDS)}")
+
+
+def backend_dtype(name: str, device: torch.device, backend: str) -> torch.dtype:
+    """--dtype for a backend: ORT runs the exported fp32 graph; TensorRT builds fp16 engines."""
+    if backend not in BACKENDS:
+        raise OptionError(f"--backend {backend!r} is not one of {', '.join(BACKENDS)}")
+    if backend == "ort":
+        if name not in ("auto", "float32"):
+            raise OptionError(f"--backend ort runs in float32, not {name}")
+        return torch.float32
+    if backend == "trt" and name == "auto":
+        return torch.float16
+    return resolve_dtype(name, device)
+
+
+def build_runner(
+    model: str | None, scale: int, *, backend: str = "eager", device: str = "auto", dtype: str = "auto"
+) -> tuple[Runner | BicubicRunner, str]:
+    """(runner, model name) for a --model/--backend/--device/--dtype combination."""
+    dev = resolve_device(device)
+    if model == BICUBIC:
+        return BicubicRunner(scale, dev), BICUBIC
+    dt = backend_dtype(dtype, dev, backend)
+    generator, info = load_model(model, scale)
+    runner = Runner(make_generator(generator, backend, dev, dt), RunnerSettings(device=dev, dtype=dt))
+    return runner, info["name"]
