@@ -45,6 +45,14 @@ def test_ort_matches_eager_fp32(tmp_path: Path) -> None:
     assert len(list((tmp_path / "cache" / "onnx").glob("*.onnx"))) == 2  # another size, another graph
 
 
+def test_torch_compile_matches_eager() -> None:
+    eager, _ = build_runner("fast-x4", 4, backend="eager")  # bf16 autocast where the CPU has it
+    compiled, _ = build_runner("fast-x4", 4, backend="compile")
+    frames = _moving(4, 48, 32)
+    diff = (eager.upscale(frames).data.int() - compiled.upscale(frames).data.int()).abs()
+    assert diff.max() <= 3 and diff.float().mean() < 0.1
+
+
 def test_cache_key_changes_with_shape_precision_and_weights() -> None:
     model, _ = load_model("fast-x4")
     base = cache_key(model, format="trt", shape=(1, 48, 80), precision="float16")

@@ -25,7 +25,7 @@ from vsr.errors import BackendUnavailableError, OptionError
 from vsr.models.generator import FrameRecurrentGenerator, State
 from vsr.models.zoo import BICUBIC, load_model
 
-BACKENDS = ("eager", "ort", "trt")
+BACKENDS = ("eager", "compile", "ort", "trt")
 ONNX_OPSET = 17  # grid_sample (opset 16+) and pixel shuffle as DepthToSpace
 
 
@@ -157,12 +157,41 @@ class OrtGenerator(nn.Module):
         return F.pixel_shuffle(folded, self.scale), (lr, folded)
 
 
+class CompiledGenerator(nn.Module):
+    """The step compiled by torch.compile (Inductor): fused elementwise work around the convolutions.
+
+    Compiled on the first frame of each size (tens of seconds on a small CPU; Inductor keeps its
+    cache on disk, so later runs start faster). Needs a C++ compiler on CPU.
+    """
+
+    def __init__(self, model: FrameRecurrentGenerator) -> None:
+        super().__init__()
+        self.model = model.eval()
+        self.args = model.args
+        self.scale = model.scale
+        self.pad_multiple = model.pad_multiple
+        self.bicubic = model.bicubic
+        self._compiled = torch.compile(self.model, dynamic=False)
+
+    def init_state(self, lr: torch.Tensor) -> State:
+        return lr, self.bicubic(lr)
+
+    def forward(self, lr: torch.Tensor, prev_lr: torch.Tensor, prev_folded: torch.Tensor) -> torch.Tensor:
+        return self._compiled(lr, prev_lr, prev_folded)
+
+    def step(self, lr: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        folded = self(lr, *state)
+        return F.pixel_shuffle(folded, self.scale), (lr, folded)
+
+
 def make_generator(
     model: FrameRecurrentGenerator, backend: str, device: torch.device, dtype: torch.dtype
 ) -> nn.Module:
     """The module the Runner drives for `backend`."""
     if backend == "eager":
         return model
+    if backend == "compile":
+        return CompiledGenerator(model)
     if backend == "ort":
         if dtype != torch.float32:
             raise OptionError("--backend ort runs in float32; pass --dtype float32")
