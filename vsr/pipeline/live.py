@@ -273,6 +273,16 @@ class LiveSession:
     def _reconnect_enabled(self, run: _SourceRun) -> bool:
         return self.cfg.reconnect if self.cfg.reconnect is not None else run.source.reconnectable
 
+    def _capturer(self, run: _SourceRun) -> None:
+        try:
+            self._capture(run)
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+            self.errors.append(exc)
+            self.stop.set()
+        finally:
+            run.ended.set()
+            self.ready.set()
+
     def _capture(self, run: _SourceRun) -> None:
         stats = self.stats.sources[run.index]
         frame: av.VideoFrame | None = run.first
@@ -296,8 +306,8 @@ class LiveSession:
                         if wait > 0:
                             self.stop.wait(wait)
                             now = time.monotonic()
-                    if last is not None and now - last > GAP_RESET_S:
-                        reset = True
+                    if run.source.realtime and last is not None and now - last > GAP_RESET_S:
+                        reset = True  # the source stalled: what the state holds is stale
                     media = now - self.t0 if run.source.realtime or pts is None else pts
                     image = frame.to_ndarray(format="rgb24", width=w, height=h)
                     dropped = run.mailbox.put(Captured(image, now, media, reset), self.stop)
@@ -332,8 +342,6 @@ class LiveSession:
                     stats.reconnects += 1
                 log.warning("source %s reconnected", run.source.text)
                 reset, pace = True, None
-        run.ended.set()
-        self.ready.set()
 
     # -- outputs -------------------------------------------------------------------------------
 
@@ -476,7 +484,7 @@ class LiveSession:
             self.t0 = time.monotonic()
             self.stats.started = self.t0
             for run in self.runs:
-                for target, name in ((self._capture, "capture"), (self._emitter, "output")):
+                for target, name in ((self._capturer, "capture"), (self._emitter, "output")):
                     thread = threading.Thread(
                         target=target, args=(run,), name=f"vsr-{name}-{run.index}", daemon=True
                     )
