@@ -73,7 +73,8 @@ def test_udp_mpegts_source_to_file(tmp_path: Path, clip: Path) -> None:
     assert 2.5 <= info["duration"] <= 4.6
     assert all(b > a for a, b in zip(info["pts"], info["pts"][1:], strict=False))  # monotonic
     s = _stats(stats)
-    assert 70 <= s["frames_in"] <= 115  # 25 fps for 4 s
+    # 25 fps for 4 s, plus up to ~2 s of frames that queued while the stream was being probed
+    assert 70 <= s["frames_in"] <= 150
     _check_counts(s)
     assert s["frames_out"] == info["frames"]
     assert s["latency_ms"]["p50"] is not None and s["latency_ms"]["p95"] < 2000
