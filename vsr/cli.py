@@ -422,7 +422,7 @@ def models() -> None:
         default = " (default)" if DEFAULT_FOR_SCALE.get(m.args.scale) == m.name else ""
         rows.append(
             f"{m.name + default:<22} x{m.args.scale}  {m.args.channels}ch x {m.args.blocks} blocks  "
-            f"{m.info.get('stage', '?'):<5} {m.info.get('degradation', '?'):<3} "
+            f"{m.info.get('stage', '?'):<5} {m.info.get('degradation', '?'):<4} "
             f"iters {m.info.get('iterations', '?'):<6} val PSNR-Y {quality}"
         )
     rows.append(f"{'bicubic':<22} any  built-in baseline (no model)")
