@@ -30,7 +30,7 @@ def main() -> None:
     w, h = (int(v) for v in args.size.split("x"))
     results = {}
     for backend in args.backends:
-        dtypes = ["float32"] if backend == "ort" else ["auto", "float32"]
+        dtypes = {"ort": ["float32"], "eager": ["auto", "float32"]}.get(backend, ["auto"])
         for dtype in dtypes:
             cfg = BenchConfig(
                 sizes=((w, h),),
