@@ -122,6 +122,9 @@ def test_shipped_models_load_and_carry_metadata() -> None:
         assert model.scale == m.args.scale
         assert info["iterations"] > 0 and info["val_psnr_y"] > info["val_bicubic_psnr_y"]
         json.dumps(info)
+        card = m.path.with_suffix(".md")
+        assert card.is_file(), f"{m.name} has no model card"
+        assert f"# {m.name}" in card.read_text() and "## Training" in card.read_text()
 
 
 def test_scale_the_model_lacks() -> None:
