@@ -105,3 +105,18 @@ def test_cuda_fp16_matches_cpu_fp32() -> None:
     frames = _moving(6, 64, 48)
     diff = (cpu.upscale(frames).data.int() - gpu.upscale(frames).data.int()).abs()
     assert diff.max() <= 3 and diff.float().mean() < 0.2
+
+
+def test_auto_compiles_only_long_inputs_on_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    from vsr.engine.backends import AUTO_COMPILE_FRAMES, resolve_backend
+
+    cpu = torch.device("cpu")
+    assert resolve_backend("auto", cpu, 100) == "eager"
+    assert resolve_backend("auto", cpu, None) == "eager"
+    expected = "compile" if any(__import__("shutil").which(c) for c in ("g++", "c++", "clang++")) else "eager"
+    assert resolve_backend("auto", cpu, AUTO_COMPILE_FRAMES) == expected
+    monkeypatch.setenv("PATH", "")  # no C++ compiler: Inductor cannot build kernels
+    assert resolve_backend("auto", cpu, 10 * AUTO_COMPILE_FRAMES) == "eager"
+    assert resolve_backend("ort", cpu, 10) == "ort"
+    with pytest.raises(OptionError):
+        resolve_backend("tvm", cpu, 10)

@@ -65,7 +65,7 @@ def upscale(
     ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     dtype: Annotated[str, typer.Option(help="auto, float32, bfloat16 or float16.")] = "auto",
-    backend: Backend = "eager",
+    backend: Backend = "auto",
     codec: Annotated[
         str, typer.Option(help="Video encoder: libx264, libx265, libsvtav1, ffv1, h264_nvenc...")
     ] = "libx264",

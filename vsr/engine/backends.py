@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+import shutil
 import warnings
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,27 @@ from vsr.errors import BackendUnavailableError, OptionError
 from vsr.models.generator import FrameRecurrentGenerator, State
 from vsr.models.zoo import BICUBIC, load_model
 
-BACKENDS = ("eager", "compile", "ort", "trt")
+log = logging.getLogger(__name__)
+
+BACKENDS = ("auto", "eager", "compile", "ort", "trt")
+# `auto` compiles on the CPU for inputs at least this long. Measured on the 2-core CI machine
+# (benchmarks/results/speed_backends_cpu.json): torch.compile saves ~7 ms per frame end to end at
+# 320x180 -> 1280x720 (28.2 -> 34.8 fps) and costs ~13 s the first time (cold Inductor cache)
+# and ~3 s after; 2000 frames pays back even the cold compile.
+AUTO_COMPILE_FRAMES = 2000
+
+
+def resolve_backend(backend: str, device: torch.device, frames_hint: int | None) -> str:
+    """`auto` -> compile on CPUs with a C++ compiler for long inputs, else eager."""
+    if backend not in BACKENDS:
+        raise OptionError(f"--backend {backend!r} is not one of {', '.join(BACKENDS)}")
+    if backend != "auto":
+        return backend
+    long_input = frames_hint is not None and frames_hint >= AUTO_COMPILE_FRAMES
+    compiler = any(shutil.which(c) for c in (os.environ.get("CXX", "g++"), "c++", "clang++"))
+    return "compile" if device.type == "cpu" and long_input and compiler else "eager"
+
+
 ONNX_OPSET = 17  # grid_sample (opset 16+) and pixel shuffle as DepthToSpace
 
 
@@ -177,7 +199,14 @@ class CompiledGenerator(nn.Module):
         return lr, self.bicubic(lr)
 
     def forward(self, lr: torch.Tensor, prev_lr: torch.Tensor, prev_folded: torch.Tensor) -> torch.Tensor:
-        return self._compiled(lr, prev_lr, prev_folded)
+        try:
+            return self._compiled(lr, prev_lr, prev_folded)
+        except Exception as exc:  # noqa: BLE001 - no compiler, unsupported platform...: run eager
+            if self._compiled is self.model:
+                raise
+            log.warning("torch.compile failed (%s); running eager PyTorch instead", type(exc).__name__)
+            self._compiled = self.model
+            return self.model(lr, prev_lr, prev_folded)
 
     def step(self, lr: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         folded = self(lr, *state)
@@ -217,10 +246,19 @@ def backend_dtype(name: str, device: torch.device, backend: str) -> torch.dtype:
 
 
 def build_runner(
-    model: str | None, scale: int, *, backend: str = "eager", device: str = "auto", dtype: str = "auto"
+    model: str | None,
+    scale: int,
+    *,
+    backend: str = "auto",
+    device: str = "auto",
+    dtype: str = "auto",
+    frames_hint: int | None = None,
 ) -> tuple[Runner | BicubicRunner, str]:
-    """(runner, model name) for a --model/--backend/--device/--dtype combination."""
+    """(runner, model name) for a --model/--backend/--device/--dtype combination.
+
+    `frames_hint`: how many frames the input has (0/None: unknown), for `auto`."""
     dev = resolve_device(device)
+    backend = resolve_backend(backend, dev, frames_hint)
     if model == BICUBIC:
         return BicubicRunner(scale, dev), BICUBIC
     dt = backend_dtype(dtype, dev, backend)

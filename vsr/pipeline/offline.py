@@ -64,15 +64,20 @@ def check_paths(input: Path, output: Path, overwrite: bool) -> None:
 
 def upscale_file(cfg: UpscaleConfig) -> UpscaleReport:
     check_paths(cfg.input, cfg.output, cfg.overwrite)
-    runner, model_name = build_runner(
-        cfg.model, cfg.scale, backend=cfg.backend, device=cfg.device, dtype=cfg.dtype
-    )
-    device = runner.device
     check_encoder(cfg.codec)
     settings = EncodeSettings(codec=cfg.codec, crf=cfg.crf, preset=cfg.preset, pix_fmt=cfg.pix_fmt)
     start = time.perf_counter()
     with VideoReader(cfg.input, stream_index=cfg.stream) as reader:
         vi = reader.info
+        runner, model_name = build_runner(
+            cfg.model,
+            cfg.scale,
+            backend=cfg.backend,
+            device=cfg.device,
+            dtype=cfg.dtype,
+            frames_hint=vi.frames,
+        )
+        device = runner.device
         out_w, out_h = vi.width * cfg.scale, vi.height * cfg.scale
         with atomic_output(cfg.output) as tmp:
             writer = VideoWriter(
