@@ -3,6 +3,9 @@
 capture-to-output latency. Each model runs in its own `vsr live` process, bicubic as the baseline.
 
     python benchmarks/bench_live.py --seconds 30 --json benchmarks/results/live_cpu.json
+
+`--models quality-untrained` runs the quality preset (64 ch x 10 blocks, untrained: same cost as
+trained) to show the drop policy when the model is several times slower than the source.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import time
 from pathlib import Path
 
 from vsr.bench import machine_info
+from vsr.models.checkpoint import save_generator
+from vsr.models.generator import PRESETS, FrameRecurrentGenerator
 
 SAMPLE = Path(__file__).parent.parent / "samples" / "city_320x180.mp4"
 
@@ -35,9 +40,9 @@ def run(model: str, seconds: float, extra: list[str], workdir: Path) -> dict:
          "-f", "mpegts", f"udp://127.0.0.1:{port}?pkt_size=1316"],
         stdin=subprocess.DEVNULL,
     )  # fmt: skip
-    stats = workdir / f"{model}.json"
+    stats = workdir / f"{Path(model).stem}.json"
     command = [
-        "vsr", "live", f"udp://127.0.0.1:{port}", "-m", model, "-o", str(workdir / f"{model}.mkv"),
+        "vsr", "live", f"udp://127.0.0.1:{port}", "-m", model, "-o", str(workdir / f"{Path(model).stem}.mkv"),
         "--duration", str(seconds), "--stats-json", str(stats), "--stats-every", "0", *extra,
     ]  # fmt: skip
     try:
@@ -59,7 +64,11 @@ def main() -> None:
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for model in args.models:
-            results[model] = run(model, args.seconds, [], Path(tmp))
+            weights = model
+            if model == "quality-untrained":
+                weights = str(Path(tmp) / "quality-untrained.safetensors")
+                save_generator(FrameRecurrentGenerator.from_args(PRESETS["quality"]), weights)
+            results[model] = run(weights, args.seconds, [], Path(tmp))
             r = results[model]
             lat = r["latency_ms"]
             print(
