@@ -23,9 +23,10 @@ def training_hours(log_path: Path) -> float:
     return seconds / 3600
 
 
-def quality_table(quality: dict) -> str:
+def metrics_table(report: dict) -> str:
+    """A markdown table of report['summary'][setting][method] -> PSNR-Y, SSIM-Y, tOF, flicker."""
     rows = ["| LR input | method | PSNR-Y (dB) | SSIM-Y | tOF | flicker |", "|---|---|---|---|---|---|"]
-    for setting, methods in quality["summary"].items():
+    for setting, methods in report["summary"].items():
         for method, m in methods.items():
             rows.append(
                 f"| {setting} | {method} | {m['psnr_y']:.3f} | {m['ssim_y']:.4f} | {m['tof']:.3f} | {m['flicker']:.3f} |"
@@ -57,16 +58,6 @@ def stage_text(config: dict) -> str:
         + " + ".join(parts)
         + f"; EMA {config['ema']} of G (exported)"
     )
-
-
-def comparison_table(comparison: dict) -> str:
-    rows = ["| LR input | method | PSNR-Y (dB) | SSIM-Y | tOF | flicker |", "|---|---|---|---|---|---|"]
-    for setting, methods in comparison["summary"].items():
-        for method, m in methods.items():
-            rows.append(
-                f"| {setting} | {method} | {m['psnr_y']:.3f} | {m['ssim_y']:.4f} | {m['tof']:.3f} | {m['flicker']:.3f} |"
-            )
-    return "\n".join(rows)
 
 
 def render(
@@ -115,7 +106,7 @@ def render(
             "recurrent state reset on every frame (no temporal information); BI+H264 is the BI input "
             "compressed with libx264 CRF 23 (preset medium).",
             "",
-            quality_table(quality),
+            metrics_table(quality),
             "",
             f"Command: `{quality['command']}`",
         ]
@@ -128,7 +119,7 @@ def render(
             + comparison["metrics"]
             + ". Lower tOF and flicker mean closer to the ground truth's motion.",
             "",
-            comparison_table(comparison),
+            metrics_table(comparison),
             "",
             f"Command: `{comparison['command']}`",
         ]
