@@ -1,9 +1,10 @@
-"""Runtimes for the generator's step: eager PyTorch, ONNX Runtime, Torch-TensorRT.
+"""Runtimes for the generator's step: eager PyTorch, torch.compile, ONNX Runtime, Torch-TensorRT,
+and `auto`, which picks between the first two by device and input length.
 
 Every backend yields a module with the generator's interface (`scale`, `pad_multiple`,
 `init_state`, `step`, `forward(lr, prev_lr, prev_folded) -> folded`), so the Runner and the
 pipelines do not know which one runs. Exported artefacts (ONNX files, TensorRT engines) are cached
-on disk under a key made of everything that changes them: weights checksum, shape range, precision,
+on disk under a key made of everything that changes them: weights checksum, frame shape, precision,
 library versions and, for TensorRT, the GPU.
 """
 
@@ -15,6 +16,7 @@ import logging
 import os
 import shutil
 import warnings
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,7 @@ BACKENDS = ("auto", "eager", "compile", "ort", "trt")
 # 320x180 -> 1280x720 (28.2 -> 34.8 fps) and costs ~13 s the first time (cold Inductor cache)
 # and ~3 s after; 2000 frames pays back even the cold compile.
 AUTO_COMPILE_FRAMES = 2000
+ONNX_OPSET = 17  # grid_sample (opset 16+) and pixel shuffle as DepthToSpace
 
 
 def resolve_backend(backend: str, device: torch.device, frames_hint: int | None) -> str:
@@ -48,9 +51,6 @@ def resolve_backend(backend: str, device: torch.device, frames_hint: int | None)
     return "compile" if device.type == "cpu" and long_input and compiler else "eager"
 
 
-ONNX_OPSET = 17  # grid_sample (opset 16+) and pixel shuffle as DepthToSpace
-
-
 def cache_dir() -> Path:
     root = os.environ.get("VSR_CACHE_DIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "vsr"
@@ -60,7 +60,7 @@ def cache_dir() -> Path:
 
 def weights_digest(model: nn.Module) -> str:
     """SHA-256 of the generator's hyperparameters and weights (what an exported artefact depends on)."""
-    h = hashlib.sha256(json.dumps(getattr(model, "args", None).__dict__, sort_keys=True).encode())
+    h = hashlib.sha256(json.dumps(asdict(model.args), sort_keys=True).encode())
     for name, tensor in sorted(model.state_dict().items()):
         h.update(name.encode())
         h.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
