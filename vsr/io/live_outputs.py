@@ -70,10 +70,6 @@ def describe_output(dest: str) -> tuple[str, str, dict[str, str]]:
     return "file", fmt, dict(FILE_OPTIONS[fmt])
 
 
-def fmt_scheme(dest: str) -> str:
-    return urlsplit(dest).scheme or dest
-
-
 def check_file_output(dest: str, overwrite: bool) -> None:
     path = Path(dest)
     if path.is_dir():
@@ -101,15 +97,9 @@ class EncodedOutput:
     ) -> None:
         self.dest = dest
         codec = check_encoder(encode.codec)
+        self.container: av.container.OutputContainer | None = None
         try:
             self.container = av.open(dest, "w", format=fmt, options=options, timeout=10.0)
-        except av.error.ProtocolNotFoundError:
-            raise OutputError(
-                f"cannot open output {dest!r}: PyAV's FFmpeg was built without {fmt_scheme(dest)}"
-            ) from None
-        except av.FFmpegError as exc:
-            raise OutputError(f"cannot open output {dest!r}: {exc.strerror}") from None
-        try:
             stream = self.container.add_stream(codec.name, rate=rate)
             stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
             stream.time_base = MS
@@ -122,17 +112,16 @@ class EncodedOutput:
             # Open the encoder, connect and write the header now, so an unreachable server or a
             # protocol this FFmpeg lacks fails before the run starts, not at the first frame.
             self.container.start_encoding()
-        except av.error.ProtocolNotFoundError:
-            self.container.close()
-            scheme = urlsplit(dest).scheme
-            raise OutputError(
-                f"cannot open output {dest!r}: PyAV's FFmpeg was built without {scheme}"
-            ) from None
-        except av.FFmpegError as exc:
-            self.container.close()
-            raise OutputError(f"cannot open output {dest!r}: {exc.strerror}") from None
-        except BaseException:
-            self.container.close()
+        except BaseException as exc:
+            if self.container is not None:
+                self.container.close()
+            if isinstance(exc, av.error.ProtocolNotFoundError):
+                scheme = urlsplit(dest).scheme
+                raise OutputError(
+                    f"cannot open output {dest!r}: PyAV's FFmpeg was built without {scheme}"
+                ) from None
+            if isinstance(exc, av.FFmpegError):
+                raise OutputError(f"cannot open output {dest!r}: {exc.strerror}") from None
             raise
         self.stream = stream
         self.gop_ms = round(encode.gop_seconds * 1000)
