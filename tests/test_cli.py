@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -93,6 +95,25 @@ CASES: dict[str, Case] = {
         ["upscale", str(make_clip(d / "in.mp4")), str(d / "o.mp4"), "--batch", "0"],
         "--batch",
     ),
+    "zero-byte file": lambda d: (
+        (d / "z.mp4").write_bytes(b"") or ["upscale", str(d / "z.mp4"), str(d / "o.mp4")],
+        "not a video FFmpeg can read",
+    ),
+    "image named .mp4": lambda d: (
+        cv2.imwrite(str(d / "i.png"), np.zeros((32, 48, 3), np.uint8))
+        and (d / "i.png").rename(d / "i.mp4")
+        and ["upscale", str(d / "i.mp4"), str(d / "o.mp4")],
+        "is a still image",
+    ),
+    "output is a hard link to the input": lambda d: (
+        os.link(make_clip(d / "in.mp4"), d / "link.mp4")
+        or ["upscale", str(d / "in.mp4"), str(d / "link.mp4"), "-y"],
+        "is the input file",
+    ),
+    "URL input": lambda d: (
+        ["upscale", "rtsp://127.0.0.1:9/none", str(d / "o.mp4")],
+        "is a URL: vsr upscale reads files",
+    ),
     "no extension": lambda d: (
         ["upscale", str(make_clip(d / "in.mp4")), str(d / "out")],
         "cannot tell the container",
@@ -171,3 +192,51 @@ def test_interrupt_leaves_nothing(tmp_path: Path, sig: str) -> None:
     assert proc.returncode == 130
     assert stderr.strip() == "vsr: error: interrupted; no output was written"
     assert _snapshot(tmp_path) == before
+
+
+def test_disk_full_one_line_and_nothing_left(tmp_path: Path) -> None:
+    """A file-size limit (RLIMIT_FSIZE) stands in for a full disk: the write fails with EFBIG."""
+    import resource
+
+    src = make_clip(tmp_path / "in.mp4", frames=40, width=160, height=120)
+    before = _snapshot(tmp_path)
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (60_000, 60_000))
+
+    exe = shutil.which("vsr")
+    cmd = [exe] if exe else [sys.executable, "-c", "from vsr.cli import run; run()"]
+    proc = subprocess.run(
+        [*cmd, "upscale", str(src), str(tmp_path / "o.mp4"), "--no-progress"],
+        preexec_fn=limit,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.strip().count("\n") == 0 and "File too large" in proc.stderr, proc.stderr
+    assert _snapshot(tmp_path) == before
+
+
+def test_non_ascii_paths_with_spaces(tmp_path: Path) -> None:
+    folder = tmp_path / "vidéos d'été ✓"
+    folder.mkdir()
+    src = make_clip(folder / "entrée 1.mp4", frames=4)
+    out = folder / "sortie ×4.mkv"
+    result = CliRunner().invoke(app, ["upscale", str(src), str(out), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert probe(out)["frames"] == 4
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only directories")
+def test_read_only_output_directory(tmp_path: Path) -> None:
+    src = make_clip(tmp_path / "in.mp4")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        result = CliRunner().invoke(app, ["upscale", str(src), str(locked / "o.mp4")])
+        assert result.exit_code == 1 and "not writable" in result.stderr
+        assert list(locked.iterdir()) == []
+    finally:
+        locked.chmod(0o755)

@@ -63,6 +63,9 @@ class VideoReader:
             raise
 
     def _open_stream(self, stream_index: int | None) -> None:
+        fmt = self.container.format.name
+        if fmt.endswith("_pipe") or fmt == "image2":  # png_pipe, jpeg_pipe, webp_pipe...: one picture
+            raise InputError(f"input {self.path!r} is a still image ({fmt}), not a video")
         videos = [s for s in self.container.streams.video if s.codec_context is not None]
         if not videos:
             raise InputError(f"input {self.path!r} has no video stream")
