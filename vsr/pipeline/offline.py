@@ -47,10 +47,10 @@ class UpscaleReport:
 
 def check_paths(input: Path, output: Path, overwrite: bool) -> None:
     if not input.exists():
-        if "://" in str(input) or str(input).startswith(("rtsp:", "rtmp:", "udp:", "http:", "https:")):
-            raise InputError(
-                f"input {str(input)!r} is a URL: vsr upscale reads files; use vsr live for streams"
-            )
+        text = str(input)
+        if "://" in text or text.startswith(("rtsp:/", "rtmp:/", "udp:/", "srt:/", "http:/", "https:/")):
+            url = text if "://" in text else text.replace(":/", "://", 1)  # Path() folds the "//"
+            raise InputError(f"input {url!r} is a URL: vsr upscale reads files; use vsr live for streams")
         raise InputError(f"input {str(input)!r} does not exist")
     if output.is_dir():
         raise OutputError(f"output {str(output)!r} is a directory; give a file name")
