@@ -240,3 +240,36 @@ def test_read_only_output_directory(tmp_path: Path) -> None:
         assert list(locked.iterdir()) == []
     finally:
         locked.chmod(0o755)
+
+
+def test_pickled_checkpoint_only_with_trust_pickle(tmp_path: Path) -> None:
+    """A training checkpoint is a pickle: refused (and never unpickled) unless --trust-pickle."""
+    import torch
+
+    from vsr.models.zoo import load_model
+
+    model, _ = load_model("fast-x4")
+    ckpt = tmp_path / "ckpt.pt"
+    torch.save({"model_args": model.args.__dict__, "model": model.state_dict(), "ema": None, "iter": 7}, ckpt)
+    marker = tmp_path / "ran"
+    evil = tmp_path / "evil.pt"
+    evil.write_bytes(
+        b"cos\nsystem\n(S'touch " + str(marker).encode() + b"'\ntR."
+    )  # a pickle that runs a command
+    src = make_clip(tmp_path / "in.mp4", frames=3)
+    refused = CliRunner().invoke(app, ["upscale", str(src), str(tmp_path / "a.mkv"), "--model", str(evil)])
+    assert refused.exit_code == 1 and "--trust-pickle" in refused.stderr and not marker.exists()
+    ok = CliRunner().invoke(
+        app,
+        [
+            "upscale",
+            str(src),
+            str(tmp_path / "b.mkv"),
+            "--model",
+            str(ckpt),
+            "--trust-pickle",
+            "--no-progress",
+        ],
+    )
+    assert ok.exit_code == 0, ok.output
+    assert probe(tmp_path / "b.mkv")["frames"] == 3

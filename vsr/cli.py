@@ -88,6 +88,12 @@ def upscale(
         bool, typer.Option("--overwrite", "-y", help="Replace OUTPUT if it exists.")
     ] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    trust_pickle: Annotated[
+        bool,
+        typer.Option(
+            "--trust-pickle", help="Allow a pickled training checkpoint (.pt) as --model: it can run code."
+        ),
+    ] = False,
 ) -> None:
     """Upscale a video file; audio and subtitles are copied, timestamps kept."""
     from vsr.config import UpscaleConfig
@@ -111,6 +117,7 @@ def upscale(
             stream=stream,
             overwrite=overwrite,
             progress=progress,
+            trust_pickle=trust_pickle,
         )
         report = upscale_file(cfg)
     except VsrError as exc:

@@ -27,6 +27,7 @@ class UpscaleConfig:
     stream: int | None = None
     overwrite: bool = False
     progress: bool = True
+    trust_pickle: bool = False  # allow pickled (.pt) training checkpoints as --model
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "input", Path(self.input))

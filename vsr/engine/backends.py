@@ -253,6 +253,7 @@ def build_runner(
     device: str = "auto",
     dtype: str = "auto",
     frames_hint: int | None = None,
+    trust_pickle: bool = False,
 ) -> tuple[Runner | BicubicRunner, str]:
     """(runner, model name) for a --model/--backend/--device/--dtype combination.
 
@@ -262,6 +263,6 @@ def build_runner(
     if model == BICUBIC:
         return BicubicRunner(scale, dev), BICUBIC
     dt = backend_dtype(dtype, dev, backend)
-    generator, info = load_model(model, scale)
+    generator, info = load_model(model, scale, trust_pickle)
     runner = Runner(make_generator(generator, backend, dev, dt), RunnerSettings(device=dev, dtype=dt))
     return runner, info["name"]

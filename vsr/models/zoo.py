@@ -32,7 +32,7 @@ def shipped_models() -> list[ShippedModel]:
     return models
 
 
-def resolve_weights(model: str | None, scale: int) -> tuple[str, Path]:
+def resolve_weights(model: str | None, scale: int, trust_pickle: bool = False) -> tuple[str, Path]:
     """(display name, path) of the weights a --model/--scale pair asks for."""
     names = [m.name for m in shipped_models()]
     if model is None:
@@ -45,9 +45,10 @@ def resolve_weights(model: str | None, scale: int) -> tuple[str, Path]:
         return model, WEIGHTS_DIR / f"{model}.safetensors"
     path = Path(model).expanduser()
     if path.is_file():
-        if path.suffix.lower() in PICKLE_SUFFIXES:
+        if path.suffix.lower() in PICKLE_SUFFIXES and not trust_pickle:
             raise ModelError(
-                f"--model {model!r}: pickled weights are refused (they can run code); convert them to safetensors"
+                f"--model {model!r}: pickled weights are refused (they can run code); convert them to "
+                "safetensors (python -m train.export), or pass --trust-pickle for a file you trust"
             )
         return str(path), path
     raise ModelError(
@@ -55,10 +56,32 @@ def resolve_weights(model: str | None, scale: int) -> tuple[str, Path]:
     )
 
 
-def load_model(model: str | None = None, scale: int = 4) -> tuple[FrameRecurrentGenerator, dict[str, Any]]:
-    """Load a shipped model by name, or weights from a path, checking it upscales by `scale`."""
-    name, path = resolve_weights(model, scale)
-    generator, info = load_generator(path)
+def _load_pickle(path: Path) -> tuple[FrameRecurrentGenerator, dict[str, Any]]:
+    """A training checkpoint (RUN/ckpt.pt): unpickled in full, so only with --trust-pickle."""
+    import torch
+
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        generator = FrameRecurrentGenerator.from_args(GeneratorArgs(**ckpt["model_args"]))
+        generator.load_state_dict(ckpt.get("ema") or ckpt["model"])
+    except Exception as exc:  # noqa: BLE001 - any failure means "not a checkpoint we can read"
+        raise ModelError(
+            f"--model {str(path)!r} is not a vsr training checkpoint ({type(exc).__name__})"
+        ) from None
+    return generator, {"iterations": ckpt.get("iter"), "source": "training checkpoint"}
+
+
+def load_model(
+    model: str | None = None, scale: int = 4, trust_pickle: bool = False
+) -> tuple[FrameRecurrentGenerator, dict[str, Any]]:
+    """Load a shipped model by name, or weights from a path, checking it upscales by `scale`.
+
+    Pickled files (.pt, .pth...) can run code when loaded; they are refused unless `trust_pickle`."""
+    name, path = resolve_weights(model, scale, trust_pickle)
+    if path.suffix.lower() in PICKLE_SUFFIXES:
+        generator, info = _load_pickle(path)
+    else:
+        generator, info = load_generator(path)
     if generator.scale != scale:
         raise ModelError(
             f"--model {name!r} upscales x{generator.scale}, not x{scale}; pass --scale {generator.scale}"

@@ -80,6 +80,7 @@ def upscale_file(cfg: UpscaleConfig) -> UpscaleReport:
             device=cfg.device,
             dtype=cfg.dtype,
             frames_hint=vi.frames,
+            trust_pickle=cfg.trust_pickle,
         )
         device = runner.device
         out_w, out_h = vi.width * cfg.scale, vi.height * cfg.scale
