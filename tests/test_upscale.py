@@ -46,6 +46,21 @@ def test_odd_size(tmp_path: Path) -> None:
     assert out["frames"] == 12
 
 
+@pytest.mark.parametrize("frames", [3, 12])
+def test_rgb_h264_source_odd_size_frame_order(tmp_path: Path, frames: int) -> None:
+    """H.264 in RGB (gbrp, tagged GBR, full range), 17x9. With 3 frames the decoder returns them
+    all from one call, which once put the first frame last; an RGB source must get YUV tags."""
+    src = make_clip(
+        tmp_path / "rgb.mp4", frames=frames, width=17, height=9, codec="libx264rgb", pix_fmt="rgb24"
+    )
+    _upscale(src, tmp_path / "out.mp4")
+    a, b = probe(src), probe(tmp_path / "out.mp4")
+    assert a["pix_fmt"] == "gbrp" and a["colorspace"] == 0
+    assert b["frames"] == frames and (b["width"], b["height"]) == (68, 36)
+    assert b["pts_seconds"] == pytest.approx(a["pts_seconds"], abs=1e-3)  # same frames, same order
+    assert b["pix_fmt"] == "yuv420p" and b["colorspace"] == 6 and b["color_range"] == 1  # BT.601, limited
+
+
 def test_ten_bit_colour_rotation(tmp_path: Path) -> None:
     src = make_clip(
         tmp_path / "hdr.mp4", width=64, height=36, pix_fmt="yuv420p10le", colorspace=1, rotation=90

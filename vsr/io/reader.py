@@ -89,7 +89,7 @@ class VideoReader:
         first = self._next_frame()
         if first is None:
             raise InputError(f"input {self.path!r} has a video stream but no decodable frame")
-        self._pending.append(first)
+        self._pending.insert(0, first)  # frames decoded with it stay behind it
         self.info = self._describe(first)
 
     def _describe(self, frame: av.VideoFrame) -> VideoInfo:

@@ -7,7 +7,7 @@ import os
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -15,7 +15,7 @@ import av
 
 from vsr.errors import OptionError, OutputError
 from vsr.frames import FrameBatch
-from vsr.io.colors import swscale_colorspace
+from vsr.io.colors import swscale_colorspace, yuv_tags_for_rgb_source
 from vsr.io.reader import VideoInfo
 
 log = logging.getLogger(__name__)
@@ -87,6 +87,9 @@ class VideoWriter:
     ) -> None:
         codec = check_encoder(settings.codec)
         self.pix_fmt = choose_pix_fmt(codec, settings.pix_fmt, info.bit_depth)
+        if self.pix_fmt.startswith(("yuv", "nv", "p0")):  # an RGB source (e.g. H.264 gbrp) needs YUV tags
+            colorspace, color_range = yuv_tags_for_rgb_source(info.colorspace, info.color_range, height)
+            info = replace(info, colorspace=colorspace, color_range=color_range)
         try:
             self.container = av.open(str(path), "w")
         except ValueError:
