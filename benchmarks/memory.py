@@ -1,0 +1,69 @@
+"""Peak memory of `vsr upscale` does not grow with the length of the input.
+
+Synthetic 320x180 clips of --short and --long frames are upscaled x4 by `vsr upscale` in a child
+process each; its peak resident set size (ru_maxrss from wait4) is reported with the ratio.
+
+    python benchmarks/memory.py --json benchmarks/results/memory_cpu.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from vsr.bench import machine_info, synthetic_clip
+
+
+def peak_rss_mb(command: list[str]) -> tuple[float, float]:
+    """(peak RSS in MB, seconds) of a child process running `command`."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed: {proc.stderr.read().decode()}")
+    return usage.ru_maxrss / 1024, time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--short", type=int, default=200)
+    parser.add_argument("--long", type=int, default=2000)
+    parser.add_argument("--size", default="320x180")
+    parser.add_argument("--backend", default="eager", help="the same for both runs (auto would differ)")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    w, h = (int(v) for v in args.size.split("x"))
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for frames in (args.short, args.long):
+            clip = synthetic_clip(Path(tmp) / f"in{frames}.mp4", w, h, frames)
+            command = [
+                "vsr", "upscale", str(clip), str(Path(tmp) / f"out{frames}.mkv"),
+                "--backend", args.backend, "--preset", "veryfast", "--no-progress",
+            ]  # fmt: skip
+            rss, seconds = peak_rss_mb(command)
+            results[str(frames)] = {"peak_rss_mb": round(rss, 1), "seconds": round(seconds, 1)}
+            print(f"{frames} frames: peak RSS {rss:.0f} MB in {seconds:.0f} s", flush=True)
+    ratio = results[str(args.long)]["peak_rss_mb"] / results[str(args.short)]["peak_rss_mb"]
+    print(f"ratio long/short: {ratio:.3f}")
+    if args.json:
+        report = {
+            "command": "python " + " ".join(sys.argv),
+            "machine": machine_info(),
+            "input": f"synthetic {args.size}, x4, vsr upscale --backend {args.backend} --preset veryfast",
+            "results": results,
+            "ratio_long_over_short": ratio,
+        }
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
