@@ -311,3 +311,48 @@ def test_mailbox_keeps_the_newest_frame_and_counts_drops() -> None:
     assert waiting.take() is frames[0]
     t.join(5)
     assert waiting.take() is frames[2]
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def test_source_restarts_every_few_seconds_memory_flat(tmp_path: Path, clip: Path) -> None:
+    """The short version of benchmarks/live_soak.py: every restart is a reconnect in the stats,
+    the output keeps growing, and memory does not."""
+    need_ffmpeg()
+    port = free_port()
+    out, stats = tmp_path / "out.ts", tmp_path / "stats.json"
+    sender = udp_sender(clip, port)
+    proc = subprocess.Popen(
+        [*vsr_command(), "live", f"udp://127.0.0.1:{port}", "-o", str(out), "--timeout", "1",
+         "--duration", "14", "--stats-json", str(stats)],
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert wait_for(lambda: out.exists() and out.stat().st_size > 0, 60), "vsr never started writing"
+        time.sleep(1)
+        rss_start = _rss_mb(proc.pid)
+        for _ in range(2):
+            time.sleep(3)
+            stop(sender)
+            time.sleep(1)
+            sender = udp_sender(clip, port)
+        time.sleep(3)
+        rss_end = _rss_mb(proc.pid)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        stop(sender)
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, stderr
+    s = _stats(stats)
+    assert s["reconnects"] >= 2, stderr
+    assert rss_end < 1.15 * rss_start, (rss_start, rss_end)
+    info = ffprobe(out)
+    assert info["frames"] == s["frames_out"]
+    gaps = [b - a for a, b in zip(info["pts"], info["pts"][1:], strict=False)]
+    assert sum(g >= 1.0 for g in gaps) >= 2  # both outages show; frames came after each
