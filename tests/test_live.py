@@ -155,13 +155,15 @@ def test_fallback_takes_over_while_the_model_drops_frames(tmp_path: Path, clip: 
     assert "takes over" in proc.stderr
 
 
-@pytest.mark.parametrize("scheme", ["udp", "rtmp"])
+@pytest.mark.parametrize("scheme", ["udp", "rtmp", "rtsp"])
 def test_push_to_a_listening_ffmpeg(tmp_path: Path, clip: Path, scheme: str) -> None:
     need_ffmpeg()
     port = free_port() if scheme == "udp" else free_port(kind=1)
-    url = f"udp://127.0.0.1:{port}" if scheme == "udp" else f"rtmp://127.0.0.1:{port}/live/vsr"
-    received = tmp_path / ("recv.ts" if scheme == "udp" else "recv.flv")
-    listen = [] if scheme == "udp" else ["-listen", "1"]
+    url, received, listen = {
+        "udp": (f"udp://127.0.0.1:{port}", tmp_path / "recv.ts", []),
+        "rtmp": (f"rtmp://127.0.0.1:{port}/live/vsr", tmp_path / "recv.flv", ["-listen", "1"]),
+        "rtsp": (f"rtsp://127.0.0.1:{port}/live", tmp_path / "recv.mkv", ["-rtsp_flags", "listen"]),
+    }[scheme]
     # A live receiver probes briefly (FFmpeg's default 5 s would outlast this 4 s stream).
     receiver = subprocess.Popen(
         ["ffmpeg", "-hide_banner", "-loglevel", "error", *listen, "-analyzeduration", "1000000", "-i", url,
