@@ -26,7 +26,8 @@ app = typer.Typer(
 Backend = Annotated[
     str,
     typer.Option(
-        help="eager (PyTorch), ort (ONNX Runtime, fp32) or trt (Torch-TensorRT, NVIDIA, the [trt] extra)."
+        help="auto (upscale: compile for 2000+ frames on CPU, else eager), eager (PyTorch), compile "
+        "(torch.compile), ort (ONNX Runtime, fp32) or trt (Torch-TensorRT, NVIDIA, the [trt] extra)."
     ),
 ]
 
