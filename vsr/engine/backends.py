@@ -226,9 +226,9 @@ def make_generator(
             raise OptionError("--backend ort runs in float32; pass --dtype float32")
         return OrtGenerator(model, device)
     if backend == "trt":
-        from vsr.engine.tensorrt import trt_generator
+        from vsr.engine.tensorrt import TrtGenerator
 
-        return trt_generator(model, device, dtype)
+        return TrtGenerator(model, device, dtype)
     raise OptionError(f"--backend {backend!r} is not one of {', '.join(BACKENDS)}")
 
 

@@ -105,7 +105,3 @@ class TrtGenerator(nn.Module):
     def step(self, lr: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         folded = self(lr, *state)
         return F.pixel_shuffle(folded, self.scale), (lr, folded)
-
-
-def trt_generator(model: FrameRecurrentGenerator, device: torch.device, dtype: torch.dtype) -> TrtGenerator:
-    return TrtGenerator(model, device, dtype)

@@ -127,7 +127,6 @@ class EncodedOutput:
         self.gop_ms = round(encode.gop_seconds * 1000)
         self._last_pts = -1
         self._last_key = -self.gop_ms
-        self.frames = 0
 
     def write(self, image: np.ndarray, seconds: float) -> None:
         frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
@@ -144,7 +143,6 @@ class EncodedOutput:
                 self.container.mux(packet)
         except av.FFmpegError as exc:
             raise OutputError(f"writing output {self.dest!r} failed: {exc.strerror}") from None
-        self.frames += 1
 
     def abort(self) -> None:
         try:
@@ -172,7 +170,6 @@ class PreviewOutput:
         self.title = title
         self.stop = stop
         self.side_by_side = False
-        self.frames = 0
         try:
             cv2.namedWindow(title, cv2.WINDOW_NORMAL)
         except cv2.error:
@@ -190,7 +187,6 @@ class PreviewOutput:
             self.side_by_side = not self.side_by_side
         elif key in (ord("q"), 27):
             self.stop.set()
-        self.frames += 1
 
     def close(self) -> None:
         try:

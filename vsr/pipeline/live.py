@@ -273,15 +273,20 @@ class LiveSession:
     def _reconnect_enabled(self, run: _SourceRun) -> bool:
         return self.cfg.reconnect if self.cfg.reconnect is not None else run.source.reconnectable
 
-    def _capturer(self, run: _SourceRun) -> None:
+    def _guarded(
+        self, body: Callable[[_SourceRun], None], run: _SourceRun, done: threading.Event | None
+    ) -> None:
+        """Thread body: a failure is handed to the main thread and stops the run; `done` is set
+        (and the upscaler woken) when the body returns, however it returns."""
         try:
-            self._capture(run)
+            body(run)
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread
             self.errors.append(exc)
             self.stop.set()
         finally:
-            run.ended.set()
-            self.ready.set()
+            if done is not None:
+                done.set()
+                self.ready.set()
 
     def _capture(self, run: _SourceRun) -> None:
         stats = self.stats.sources[run.index]
@@ -363,13 +368,6 @@ class LiveSession:
             with self.stats.lock:
                 stats.frames_out += 1
                 stats.add_latency(latency)
-
-    def _emitter(self, run: _SourceRun) -> None:
-        try:
-            self._emit(run)
-        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
-            self.errors.append(exc)
-            self.stop.set()
 
     def _deliver(self, run: _SourceRun, result: _Result) -> None:
         try:
@@ -484,9 +482,12 @@ class LiveSession:
             self.t0 = time.monotonic()
             self.stats.started = self.t0
             for run in self.runs:
-                for target, name in ((self._capturer, "capture"), (self._emitter, "output")):
+                for body, name, done in ((self._capture, "capture", run.ended), (self._emit, "output", None)):
                     thread = threading.Thread(
-                        target=target, args=(run,), name=f"vsr-{name}-{run.index}", daemon=True
+                        target=self._guarded,
+                        args=(body, run, done),
+                        name=f"vsr-{name}-{run.index}",
+                        daemon=True,
                     )
                     self._threads.append(thread)
                     thread.start()
