@@ -12,34 +12,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from udp_source import free_udp_port, udp_sender  # benchmarks/ (the script's folder)
+
 from vsr.bench import machine_info
 from vsr.models.checkpoint import save_generator
 from vsr.models.generator import PRESETS, FrameRecurrentGenerator
 
-SAMPLE = Path(__file__).parent.parent / "samples" / "city_320x180.mp4"
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def run(model: str, seconds: float, extra: list[str], workdir: Path) -> dict:
     port = free_udp_port()
-    sender = subprocess.Popen(
-        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", str(SAMPLE),
-         "-an", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25",
-         "-f", "mpegts", f"udp://127.0.0.1:{port}?pkt_size=1316"],
-        stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+    sender = udp_sender(port)
     stats = workdir / f"{Path(model).stem}.json"
     command = [
         "vsr", "live", f"udp://127.0.0.1:{port}", "-m", model, "-o", str(workdir / f"{Path(model).stem}.mkv"),

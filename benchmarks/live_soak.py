@@ -13,25 +13,15 @@ from __future__ import annotations
 import argparse
 import json
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from udp_source import free_udp_port, udp_sender  # benchmarks/ (the script's folder)
+
 from vsr.bench import machine_info
-
-SAMPLE = Path(__file__).parent.parent / "samples" / "city_320x180.mp4"
-
-
-def sender(port: int) -> subprocess.Popen:
-    return subprocess.Popen(
-        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", str(SAMPLE),
-         "-an", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25",
-         "-f", "mpegts", f"udp://127.0.0.1:{port}?pkt_size=1316"],
-        stdin=subprocess.DEVNULL,
-    )  # fmt: skip
 
 
 def rss_mb(pid: int) -> float:
@@ -42,11 +32,9 @@ def rss_mb(pid: int) -> float:
 
 
 def soak(seconds: float, restart_every: float, gap: float, sample_every: float, workdir: Path) -> dict:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_udp_port()
     stats = workdir / "stats.json"
-    source = sender(port)
+    source = udp_sender(port)
     live = subprocess.Popen(
         ["vsr", "live", f"udp://127.0.0.1:{port}", "-o", str(workdir / "out.ts"), "--timeout", "1",
          "--stats-json", str(stats), "--stats-every", str(sample_every), "--duration", str(seconds)],
@@ -63,7 +51,7 @@ def soak(seconds: float, restart_every: float, gap: float, sample_every: float, 
                 source.terminate()
                 source.wait()
                 time.sleep(gap)
-                source = sender(port)
+                source = udp_sender(port)
                 restarts += 1
                 next_restart = time.monotonic() + restart_every
             if now >= next_sample:
