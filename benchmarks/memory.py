@@ -1,9 +1,12 @@
-"""Peak memory of `vsr upscale` does not grow with the length of the input.
+"""Peak memory of `vsr upscale`: flat in the length of the input, and how it grows with frame size.
 
 Synthetic 320x180 clips of --short and --long frames are upscaled x4 by `vsr upscale` in a child
 process each; its peak resident set size (ru_maxrss from wait4) is reported with the ratio.
+With --sizes, clips of several sizes are upscaled at --batch 1 and 8 instead, beside the estimate
+vsr uses to refuse (or shrink the batch of) jobs that would not fit (vsr/pipeline/memory.py).
 
     python benchmarks/memory.py --json benchmarks/results/memory_cpu.json
+    python benchmarks/memory.py --sizes --json benchmarks/results/memory_sizes_cpu.json
 """
 
 from __future__ import annotations
@@ -31,6 +34,31 @@ def peak_rss_mb(command: list[str]) -> tuple[float, float]:
     return usage.ru_maxrss / 1024, time.perf_counter() - start
 
 
+def by_size(sizes: list[str], frames: int, backend: str) -> dict:
+    from vsr.pipeline.memory import estimate_bytes
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in sizes:
+            w, h = (int(v) for v in size.split("x"))
+            clip = synthetic_clip(Path(tmp) / f"in{size}.mp4", w, h, frames)
+            for batch in (1, 8):
+                command = [
+                    "vsr", "upscale", str(clip), str(Path(tmp) / "out.mkv"), "-y", "--batch", str(batch),
+                    "--backend", backend, "--preset", "ultrafast", "--no-progress",
+                ]  # fmt: skip
+                rss, seconds = peak_rss_mb(command)
+                estimate = estimate_bytes(4 * w, 4 * h, batch) / 2**20
+                rows.append(
+                    {"input": size, "output_mpx": round(16 * w * h / 1e6, 2), "batch": batch,
+                     "peak_rss_mb": round(rss, 1), "estimate_mb": round(estimate, 1), "seconds": round(seconds, 1)}
+                )  # fmt: skip
+                print(
+                    f"{size} x4 batch {batch}: peak RSS {rss:.0f} MB, estimate {estimate:.0f} MB", flush=True
+                )
+    return {"frames": frames, "results": rows}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--short", type=int, default=200)
@@ -38,7 +66,15 @@ def main() -> None:
     parser.add_argument("--size", default="320x180")
     parser.add_argument("--backend", default="eager", help="the same for both runs (auto would differ)")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--sizes", action="store_true", help="peak RSS against frame size and --batch")
     args = parser.parse_args()
+    if args.sizes:
+        report = by_size(["320x180", "480x270", "960x540"], 48, args.backend)
+        if args.json:
+            report = {"command": "python " + " ".join(sys.argv), "machine": machine_info(), **report}
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(report, indent=2) + "\n")
+        return
     w, h = (int(v) for v in args.size.split("x"))
     results = {}
     with tempfile.TemporaryDirectory() as tmp:

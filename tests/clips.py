@@ -129,3 +129,43 @@ def probe(path: Path) -> dict:
             info["audio_seconds"] = samples / a.codec_context.sample_rate
             info["audio_start"] = float(a.start_time * a.time_base) if a.start_time is not None else None
         return info
+
+
+def make_damaged_clip(path: Path, *, frames: int = 48, damaged: tuple[int, ...] = (20, 33, 40)) -> Path:
+    """A noisy 128x128 H.264 clip whose packets `damaged` (in decode order) have 40 bytes flipped
+    in the middle of their slice data: FFmpeg decodes them, concealing the damage."""
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 255, (128, 128, 3), np.uint8)
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=25)
+        video.width = video.height = 128
+        video.pix_fmt = "yuv420p"
+        video.codec_context.options = {"crf": "20", "g": "12"}
+        index = 0
+
+        def mux(packets: list[av.Packet]) -> None:
+            nonlocal index
+            for p in packets:
+                if index in damaged:
+                    data = bytearray(bytes(p))
+                    for k in range(len(data) // 2, min(len(data), len(data) // 2 + 40)):
+                        data[k] ^= 0x55
+                    bad = av.Packet(bytes(data))
+                    bad.pts, bad.dts, bad.time_base, bad.is_keyframe = (
+                        p.pts,
+                        p.dts,
+                        p.time_base,
+                        p.is_keyframe,
+                    )
+                    bad.stream = video
+                    p = bad
+                out.mux(p)
+                index += 1
+
+        for i in range(frames):
+            image = np.roll(base, 2 * i, axis=1) // 2 + rng.integers(0, 128, (128, 128, 3), np.uint8)
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts = i
+            mux(video.encode(frame))
+        mux(video.encode(None))
+    return path

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from vsr.errors import OptionError, VsrError
+from vsr.errors import Interrupted, OptionError, VsrError
 
 log = logging.getLogger("vsr")
 
@@ -95,6 +95,24 @@ def upscale(
             "--trust-pickle", help="Allow a pickled training checkpoint (.pt) as --model: it can run code."
         ),
     ] = False,
+    on_error: Annotated[
+        str,
+        typer.Option(
+            "--on-error",
+            help="Damaged or truncated input: fail (default), or skip: keep what FFmpeg can conceal, "
+            "count it and warn.",
+        ),
+    ] = "fail",
+    resume: Annotated[
+        bool,
+        typer.Option(
+            help="Keep finished segments beside OUTPUT (.OUTPUT.vsr-resume/) so that the same command "
+            "continues after an interruption or a crash."
+        ),
+    ] = False,
+    checkpoint_every: Annotated[
+        float, typer.Option(help="With --resume: seconds of video per finished segment.")
+    ] = 10.0,
 ) -> None:
     """Upscale a video file; audio and subtitles are copied, timestamps kept."""
     from vsr.config import UpscaleConfig
@@ -119,8 +137,13 @@ def upscale(
             overwrite=overwrite,
             progress=progress,
             trust_pickle=trust_pickle,
+            on_error=on_error,
+            resume=resume,
+            checkpoint_every=checkpoint_every,
         )
         report = upscale_file(cfg)
+    except Interrupted as exc:
+        raise _fail(str(exc), 130) from None
     except VsrError as exc:
         raise _fail(str(exc)) from None
     except KeyboardInterrupt:
@@ -130,6 +153,14 @@ def upscale(
         raise _fail(
             f"unexpected {type(exc).__name__}: {exc} (no output was written; -v shows details)"
         ) from None
+    if report.damage:
+        typer.echo(f"vsr: warning: {report.damage.summary()}", err=True)
+    if report.damage.duplicate_pts:
+        typer.echo(
+            f"vsr: warning: {report.damage.duplicate_pts} frame(s) with a timestamp not after the previous "
+            "one were dropped, as ffmpeg does",
+            err=True,
+        )
     typer.echo(f"vsr: {report.summary()}", err=True)
 
 

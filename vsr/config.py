@@ -28,6 +28,9 @@ class UpscaleConfig:
     overwrite: bool = False
     progress: bool = True
     trust_pickle: bool = False  # allow pickled (.pt) training checkpoints as --model
+    on_error: str = "fail"  # damaged input: fail, or skip (conceal, count and go on)
+    resume: bool = False  # keep finished segments in a journal beside the output; continue from it
+    checkpoint_every: float = 10.0  # seconds of video per segment with --resume
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "input", Path(self.input))
@@ -40,5 +43,11 @@ class UpscaleConfig:
             raise OptionError(f"--batch must be at least 1, got {self.batch}")
         if self.crf is not None and not 0 <= self.crf <= 63:
             raise OptionError(f"--crf must be between 0 and 63, got {self.crf}")
+        if self.on_error not in ("fail", "skip"):
+            raise OptionError(f"--on-error must be fail or skip, got {self.on_error!r}")
+        if not self.checkpoint_every > 0:
+            raise OptionError(
+                f"--checkpoint-every must be a positive number of seconds, got {self.checkpoint_every}"
+            )
         if self.stream is not None and self.stream < 0:
             raise OptionError(f"--stream must be a stream index >= 0, got {self.stream}")

@@ -25,3 +25,7 @@ class OptionError(VsrError, ValueError):
 
 class BackendUnavailableError(VsrError, RuntimeError):
     """An optional runtime (ONNX Runtime, TensorRT, CUDA) is not installed or not present."""
+
+
+class Interrupted(VsrError):
+    """The run was stopped by SIGINT/SIGTERM; the message says what was kept (exit status 130)."""

@@ -84,6 +84,17 @@ class Runner:
     def reset(self) -> None:
         self.state = None
 
+    def snapshot(self) -> State | None:
+        """A copy of the recurrent state on the CPU (to save, and restore later)."""
+        return (
+            None
+            if self.state is None
+            else (self.state[0].to("cpu", copy=True), self.state[1].to("cpu", copy=True))
+        )
+
+    def restore(self, state: State | None) -> None:
+        self.state = None if state is None else (state[0].to(self.device), state[1].to(self.device))
+
     def _to_model(self, batch: FrameBatch) -> torch.Tensor:
         return self._frames_to_model(batch.data)
 
@@ -170,6 +181,12 @@ class BicubicRunner:
         self.scene_cuts = 0
 
     def reset(self) -> None:
+        pass
+
+    def snapshot(self) -> None:
+        return None
+
+    def restore(self, state: State | None) -> None:
         pass
 
     @torch.inference_mode()

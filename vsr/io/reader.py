@@ -39,15 +39,53 @@ class VideoInfo:
     codec: str
 
 
+ON_ERROR = ("fail", "skip")
+
+
 def _frame_bit_depth(frame: av.VideoFrame) -> int:
     return max(c.bits for c in frame.format.components)
+
+
+def _clock(seconds: float) -> str:
+    minutes, s = divmod(max(seconds, 0.0), 60)
+    return f"{int(minutes // 60):02d}:{int(minutes % 60):02d}:{s:06.3f}"
+
+
+@dataclass
+class Damage:
+    """What --on-error skip let through: concealed frames, rejected packets, dropped timestamps."""
+
+    concealed: int = 0  # frames FFmpeg's decoder marked corrupt (damaged data, concealed)
+    rejected: int = 0  # packets the decoder refused outright
+    first_at: float | None = None  # seconds into the video of the first damage
+    duplicate_pts: int = 0  # frames dropped for a timestamp not after the previous one (as ffmpeg)
+    truncated: str | None = None  # how much shorter the video is than its header says
+
+    def __bool__(self) -> bool:
+        return bool(self.concealed or self.rejected or self.truncated)
+
+    def summary(self) -> str:
+        parts = []
+        if self.concealed:
+            parts.append(f"{self.concealed} damaged frame(s) concealed by the decoder")
+        if self.rejected:
+            parts.append(f"{self.rejected} undecodable packet(s) skipped")
+        where = f", the first at {_clock(self.first_at)}" if self.first_at is not None else ""
+        text = "; ".join(parts) + where
+        if self.truncated:
+            text = f"{text}; {self.truncated}" if text else self.truncated
+        return text
 
 
 class VideoReader:
     """Opens `path`, checks it holds decodable video, and yields its frames in batches."""
 
-    def __init__(self, path: str | Path, *, stream_index: int | None = None) -> None:
+    def __init__(self, path: str | Path, *, stream_index: int | None = None, on_error: str = "fail") -> None:
         self.path = str(path)
+        if on_error not in ON_ERROR:
+            raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
+        self.on_error = on_error
+        self.damage = Damage()
         if not Path(self.path).exists():
             raise InputError(f"input {self.path!r} does not exist")
         if Path(self.path).is_dir():
@@ -82,8 +120,10 @@ class VideoReader:
             for s in self.container.streams
             if s.index != self.stream.index and s.type in ("audio", "subtitle")
         ]
+        self.attachments = [s for s in self.container.streams if s.type == "attachment"]  # fonts...
         self._packets = self.container.demux()
         self._pending: list[av.VideoFrame] = []
+        self._flushed = False
         self._side: Callable[[av.Packet], None] | None = None
         self._side_backlog: list[av.Packet] = []  # side packets demuxed before batches() starts
         first = self._next_frame()
@@ -117,17 +157,45 @@ class VideoReader:
             codec=s.codec_context.name,
         )
 
+    def _damaged(self, seconds: float | None, what: str) -> None:
+        """--on-error: fail on the first damage, or count it and go on."""
+        at = f" at {_clock(seconds)}" if seconds is not None else ""
+        if self.on_error == "fail":
+            raise InputError(
+                f"input {self.path!r} is corrupt{at}: {what} (--on-error skip conceals and counts such frames)"
+            )
+        if self.damage.first_at is None and seconds is not None:
+            self.damage.first_at = seconds
+
+    def _seconds(self, pts: int | None) -> float | None:
+        if pts is None:
+            return None
+        return float((pts - (self.stream.start_time or 0)) * self.stream.time_base)
+
     def _next_frame(self) -> av.VideoFrame | None:
         """The next decoded frame of the chosen stream; side packets go to the callback."""
         while True:
             if self._pending:
-                return self._pending.pop(0)
+                frame = self._pending.pop(0)
+                if frame.is_corrupt:  # FFmpeg concealed damaged data in it
+                    self._damaged(self._seconds(frame.pts), "the decoder concealed damaged data in a frame")
+                    self.damage.concealed += 1
+                return frame
             try:
                 packet = next(self._packets)
             except StopIteration:
                 return None
             except av.FFmpegError as exc:
-                raise InputError(f"input {self.path!r} is corrupt or truncated ({exc.strerror})") from None
+                if self.on_error == "fail" or self._flushed:
+                    raise InputError(
+                        f"input {self.path!r} is corrupt or truncated ({exc.strerror})"
+                    ) from None
+                self.damage.truncated = f"reading stopped early ({exc.strerror})"
+                self._flushed = True  # skip: keep the frames the decoder still holds, then stop
+                self._pending.extend(self.stream.codec_context.decode(None))
+                if not self._pending:
+                    return None
+                continue
             if packet.stream.index != self.stream.index:
                 if packet.size and packet.stream in self.side_streams:
                     if self._side is None:
@@ -138,17 +206,30 @@ class VideoReader:
             try:
                 self._pending.extend(packet.decode())
             except av.FFmpegError as exc:
-                raise InputError(
-                    f"input {self.path!r} is corrupt: cannot decode video ({exc.strerror})"
-                ) from None
+                self._damaged(self._seconds(packet.pts), f"cannot decode video ({exc.strerror})")
+                self.damage.rejected += 1
 
-    def batches(self, size: int, side: Callable[[av.Packet], None] | None = None) -> Iterator[FrameBatch]:
-        """Decode the whole stream into FrameBatches of up to `size` frames, in display order."""
+    def batches(
+        self,
+        size: int,
+        side: Callable[[av.Packet], None] | None = None,
+        *,
+        skip: int = 0,
+        boundary: int = 0,
+    ) -> Iterator[FrameBatch]:
+        """Decode the whole stream into FrameBatches of up to `size` frames, in display order.
+
+        `skip` frames are decoded and dropped first (resuming a job); with `boundary`, no batch
+        crosses a multiple of `boundary` frames (counted from the first frame, skipped ones
+        included). A frame whose timestamp is not after the previous one cannot be shown: it is
+        dropped and counted, as ffmpeg does. At the end the video is checked against the length
+        its header states (truncation).
+        """
         if side is not None:
             for packet in self._side_backlog:
                 side(packet)
         self._side_backlog.clear()
-        self._side = side
+        self._side = side if side is not None else (lambda packet: None)
         fmt = "rgb24" if self.info.bit_depth <= 8 else "rgb48le"
         time_base = self.info.time_base
         step = (
@@ -157,17 +238,54 @@ class VideoReader:
         arrays: list[np.ndarray] = []
         pts: list[int] = []
         last_pts: int | None = None
+        index = 0  # frames kept so far, skipped ones included
         while (frame := self._next_frame()) is not None:
             p = frame.pts if frame.pts is not None else (0 if last_pts is None else last_pts + step)
+            if last_pts is not None and p <= last_pts:
+                self.damage.duplicate_pts += 1
+                continue
             last_pts = p
+            index += 1
+            if index <= skip:
+                continue
             # A stream whose frame size changes midway is scaled to its first size, as ffmpeg does.
             arrays.append(frame.to_ndarray(format=fmt, width=self.info.width, height=self.info.height))
             pts.append(int(p))
-            if len(arrays) == size:
+            if len(arrays) == size or (boundary and index % boundary == 0):
                 yield FrameBatch(torch.from_numpy(np.stack(arrays)), tuple(pts), time_base)
                 arrays, pts = [], []
         if arrays:
             yield FrameBatch(torch.from_numpy(np.stack(arrays)), tuple(pts), time_base)
+        self._check_length(last_pts, step)
+
+    def _check_length(self, last_pts: int | None, step: int) -> None:
+        """Fail (or count) when the video ends well before the duration its header states."""
+        stated = self._stated_seconds()
+        if stated is None or last_pts is None:
+            return
+        frame = float(step * self.info.time_base)
+        got = self._seconds(last_pts) + frame
+        if stated - got > max(0.5, 2 * frame):
+            ends = f"the video ends at {_clock(got)} but its header says {_clock(stated)}"
+            if self.on_error == "fail":
+                raise InputError(
+                    f"input {self.path!r} is truncated: {ends} (--on-error skip upscales what is there)"
+                )
+            self.damage.truncated = f"truncated: {ends}"
+
+    def _stated_seconds(self) -> float | None:
+        """The video stream's duration from the container's index or tags, if it states one."""
+        s = self.stream
+        if s.duration:
+            return float(s.duration * s.time_base)
+        tag = next((v for k, v in s.metadata.items() if k.upper() == "DURATION"), None)  # Matroska
+        if tag:
+            try:
+                h, m, sec = tag.split(":")
+                return int(h) * 3600 + int(m) * 60 + float(sec)
+            except ValueError:
+                return None
+        return None
 
     def close(self) -> None:
         self.container.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from fractions import Fraction
@@ -71,6 +71,60 @@ def _quality_options(codec: str, crf: int | None, preset: str | None) -> dict[st
     return options
 
 
+def configure_encoder(
+    cc: av.VideoCodecContext,
+    info: VideoInfo,
+    width: int,
+    height: int,
+    settings: EncodeSettings,
+    pix_fmt: str,
+) -> None:
+    """Geometry, timing, colour tags and quality options of an encoder, before it is opened."""
+    rate = info.rate or Fraction(25)
+    cc.width, cc.height, cc.pix_fmt = width, height, pix_fmt
+    cc.time_base = info.time_base
+    cc.framerate = rate
+    if info.sample_aspect_ratio:
+        cc.sample_aspect_ratio = info.sample_aspect_ratio
+    cc.colorspace, cc.color_range = info.colorspace, info.color_range
+    cc.color_primaries, cc.color_trc = info.color_primaries, info.color_trc
+    cc.options = _quality_options(settings.codec, settings.crf, settings.preset)
+    cc.thread_type = "AUTO"
+
+
+def open_encoder(cc: av.VideoCodecContext, codec: str) -> None:
+    """Open now, so an encoder that cannot run here fails before any frame is decoded."""
+    try:
+        cc.open()
+    except av.FFmpegError as exc:
+        raise OptionError(
+            f"--codec {codec}: the encoder does not start with these settings ({exc.strerror}); "
+            "hardware encoders need their GPU"
+        ) from None
+
+
+def encoder_frames(batch: FrameBatch, pix_fmt: str, info: VideoInfo) -> Iterator[av.VideoFrame]:
+    """The batch's RGB images as VideoFrames in the encoder's format and colour space."""
+    fmt = "rgb24" if batch.data.dtype.itemsize == 1 else "rgb48le"
+    colorspace = swscale_colorspace(info.colorspace)
+    for image, pts in zip(batch.data.cpu().numpy(), batch.pts, strict=True):
+        frame = av.VideoFrame.from_ndarray(image, format=fmt)
+        frame = frame.reformat(
+            format=pix_fmt, dst_colorspace=colorspace, dst_color_range=info.color_range or None
+        )
+        frame.pts, frame.time_base = pts, batch.time_base
+        yield frame
+
+
+def output_pix_fmt(info: VideoInfo, height: int, settings: EncodeSettings) -> tuple[str, VideoInfo]:
+    """The encoder's pixel format, and `info` with YUV tags where an RGB source is encoded as YUV."""
+    pix_fmt = choose_pix_fmt(check_encoder(settings.codec), settings.pix_fmt, info.bit_depth)
+    if pix_fmt.startswith(("yuv", "nv", "p0")):  # an RGB source (e.g. H.264 gbrp) needs YUV tags
+        colorspace, color_range = yuv_tags_for_rgb_source(info.colorspace, info.color_range, height)
+        info = replace(info, colorspace=colorspace, color_range=color_range)
+    return pix_fmt, info
+
+
 class VideoWriter:
     """Encodes frames into `path` and copies the given side streams, interleaved by time."""
 
@@ -83,13 +137,10 @@ class VideoWriter:
         height: int,
         settings: EncodeSettings,
         side_streams: list[av.stream.Stream],
+        attachments: Sequence[av.stream.Stream] = (),
         display_name: str | None = None,
     ) -> None:
-        codec = check_encoder(settings.codec)
-        self.pix_fmt = choose_pix_fmt(codec, settings.pix_fmt, info.bit_depth)
-        if self.pix_fmt.startswith(("yuv", "nv", "p0")):  # an RGB source (e.g. H.264 gbrp) needs YUV tags
-            colorspace, color_range = yuv_tags_for_rgb_source(info.colorspace, info.color_range, height)
-            info = replace(info, colorspace=colorspace, color_range=color_range)
+        self.pix_fmt, info = output_pix_fmt(info, height, settings)
         try:
             self.container = av.open(str(path), "w")
         except ValueError:
@@ -102,6 +153,7 @@ class VideoWriter:
         try:
             self._add_video(info, width, height, settings)
             self._add_side_streams(side_streams)
+            self._add_attachments(attachments)
         except BaseException:
             self.container.close()
             raise
@@ -111,28 +163,13 @@ class VideoWriter:
         self.frames_written = 0
 
     def _add_video(self, info: VideoInfo, width: int, height: int, settings: EncodeSettings) -> None:
-        rate = info.rate or Fraction(25)
-        stream = self.container.add_stream(settings.codec, rate=rate)
+        stream = self.container.add_stream(settings.codec, rate=info.rate or Fraction(25))
         stream.width, stream.height, stream.pix_fmt = width, height, self.pix_fmt
         stream.time_base = info.time_base
-        cc = stream.codec_context
-        cc.time_base = info.time_base
-        cc.framerate = rate
-        if info.sample_aspect_ratio:
-            cc.sample_aspect_ratio = info.sample_aspect_ratio
-        cc.colorspace, cc.color_range = info.colorspace, info.color_range
-        cc.color_primaries, cc.color_trc = info.color_primaries, info.color_trc
-        cc.options = _quality_options(settings.codec, settings.crf, settings.preset)
-        cc.thread_type = "AUTO"
+        configure_encoder(stream.codec_context, info, width, height, settings, self.pix_fmt)
         if info.rotation:
             stream.set_display_rotation(info.rotation)
-        try:  # open now, so an encoder that cannot run here fails before any frame is decoded
-            cc.open()
-        except av.FFmpegError as exc:
-            raise OptionError(
-                f"--codec {settings.codec}: the encoder does not start with these settings ({exc.strerror}); "
-                "hardware encoders need their GPU"
-            ) from None
+        open_encoder(stream.codec_context, settings.codec)
         self.video = stream
 
     def _add_side_streams(self, side_streams: list[av.stream.Stream]) -> None:
@@ -151,21 +188,31 @@ class VideoWriter:
                 continue
             self.side_map[s.index] = self.container.add_stream_from_template(s)
 
+    def _add_attachments(self, attachments: Sequence[av.stream.Stream]) -> None:
+        """Copy attached files (fonts for subtitles, cover art); only Matroska can hold them."""
+        for s in attachments:
+            if self.container.format.name != "matroska":
+                log.warning(
+                    "output format %s cannot hold attachment %r; it is left out (use .mkv to keep it)",
+                    self.container.format.name,
+                    s.name,
+                )
+                continue
+            self.container.add_attachment(name=s.name, mimetype=s.mimetype or "", data=s.data)
+
     def write(self, batch: FrameBatch) -> None:
-        fmt = "rgb24" if batch.data.dtype.itemsize == 1 else "rgb48le"
-        array = batch.data.cpu().numpy()
-        colorspace = swscale_colorspace(self.info.colorspace)
-        for image, pts in zip(array, batch.pts, strict=True):
-            frame = av.VideoFrame.from_ndarray(image, format=fmt)
-            frame = frame.reformat(
-                format=self.pix_fmt,
-                dst_colorspace=colorspace,
-                dst_color_range=self.info.color_range or None,
-            )
-            frame.pts, frame.time_base = pts, batch.time_base
+        for frame in encoder_frames(batch, self.pix_fmt, self.info):
             self._mux(self.video.encode(frame))
-            self._video_time = float(pts * batch.time_base)
+            self._video_time = float(frame.pts * batch.time_base)
             self.frames_written += 1
+        self._flush_side(self._video_time)
+
+    def copy_video(self, packet: av.Packet) -> None:
+        """Mux an already encoded video packet (from a resumable job's segments)."""
+        packet.stream = self.video
+        self.container.mux(packet)
+        if packet.pts is not None:
+            self._video_time = max(self._video_time, float(packet.pts * packet.time_base))
         self._flush_side(self._video_time)
 
     def add_side_packet(self, packet: av.Packet) -> None:

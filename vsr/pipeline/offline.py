@@ -1,23 +1,37 @@
-"""File to file: decode -> upscale -> encode in three threads, written atomically."""
+"""File to file: decode -> upscale -> encode in three threads, written atomically.
+
+With --resume the encoded video goes into segments in a journal beside the output instead, and
+is joined into the output at the end (vsr.pipeline.resume).
+"""
 
 from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 import av
 from tqdm import tqdm
 
+from vsr import __version__
 from vsr.config import UpscaleConfig
 from vsr.engine.backends import build_runner
-from vsr.engine.runner import BicubicRunner
-from vsr.errors import InputError, OutputError
+from vsr.engine.runner import BicubicRunner, Runner
+from vsr.errors import InputError, Interrupted, OutputError
 from vsr.frames import FrameBatch
-from vsr.io.reader import VideoReader
+from vsr.io.reader import Damage, VideoReader
+from vsr.io.segments import SegmentEncoder
 from vsr.io.writer import EncodeSettings, VideoWriter, atomic_output, check_encoder
+from vsr.models.generator import State
+from vsr.models.zoo import BICUBIC, resolve_weights
+from vsr.pipeline.memory import fit_batch
+from vsr.pipeline.resume import Journal, file_digest, input_identity, join_segments
 from vsr.pipeline.stages import Pipeline
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -32,15 +46,18 @@ class UpscaleReport:
     device: str
     dtype: str
     scene_cuts: int
+    damage: Damage = field(default_factory=Damage)
+    resumed: int = 0  # frames a --resume run found finished in its journal
 
     @property
     def fps(self) -> float:
-        return self.frames / self.seconds if self.seconds > 0 else 0.0
+        return (self.frames - self.resumed) / self.seconds if self.seconds > 0 else 0.0
 
     def summary(self) -> str:
         (w, h), (ow, oh) = self.input_size, self.output_size
+        resumed = f" ({self.resumed} resumed)" if self.resumed else ""
         return (
-            f"{self.frames} frames {w}x{h} -> {ow}x{oh} in {self.seconds:.1f} s ({self.fps:.1f} fps), "
+            f"{self.frames} frames{resumed} {w}x{h} -> {ow}x{oh} in {self.seconds:.1f} s ({self.fps:.1f} fps), "
             f"model {self.model} on {self.device} ({self.dtype}) -> {self.output}"
         )
 
@@ -71,7 +88,7 @@ def upscale_file(cfg: UpscaleConfig) -> UpscaleReport:
     check_encoder(cfg.codec)
     settings = EncodeSettings(codec=cfg.codec, crf=cfg.crf, preset=cfg.preset, pix_fmt=cfg.pix_fmt)
     start = time.perf_counter()
-    with VideoReader(cfg.input, stream_index=cfg.stream) as reader:
+    with VideoReader(cfg.input, stream_index=cfg.stream, on_error=cfg.on_error) as reader:
         vi = reader.info
         runner, model_name = build_runner(
             cfg.model,
@@ -82,61 +99,202 @@ def upscale_file(cfg: UpscaleConfig) -> UpscaleReport:
             frames_hint=vi.frames,
             trust_pickle=cfg.trust_pickle,
         )
-        device = runner.device
         out_w, out_h = vi.width * cfg.scale, vi.height * cfg.scale
-        with atomic_output(cfg.output) as tmp:
-            writer = VideoWriter(
-                tmp,
-                info=vi,
-                width=out_w,
-                height=out_h,
-                settings=settings,
-                side_streams=reader.side_streams,
-                display_name=str(cfg.output),
-            )
-            bar = tqdm(
-                total=vi.frames or None,
-                unit="frame",
-                disable=not cfg.progress,
-                dynamic_ncols=True,
-                desc="upscale",
-            )
+        batch = fit_batch(out_w, out_h, cfg.batch)  # refuse, before any work, what cannot fit
+        job = _Job(cfg, reader, runner, settings, out_w, out_h, batch)
+        bar = tqdm(
+            total=vi.frames or None,
+            unit="frame",
+            disable=not cfg.progress,
+            dynamic_ncols=True,
+            desc="upscale",
+        )
+        try:
+            frames = job.run_resumable(bar, model_name) if cfg.resume else job.run(bar)
+        finally:
+            bar.close()
+    return UpscaleReport(
+        input=cfg.input,
+        output=cfg.output,
+        frames=frames,
+        seconds=time.perf_counter() - start,
+        input_size=(vi.width, vi.height),
+        output_size=(job.width, job.height),
+        model=model_name,
+        device=str(runner.device),
+        dtype="float32"
+        if isinstance(runner, BicubicRunner)
+        else str(runner.settings.dtype).removeprefix("torch."),
+        scene_cuts=runner.scene_cuts,
+        damage=reader.damage,
+        resumed=job.resumed,
+    )
+
+
+class _Job:
+    """One file's decode -> upscale -> encode, written directly or as resumable segments."""
+
+    def __init__(
+        self,
+        cfg: UpscaleConfig,
+        reader: VideoReader,
+        runner: Runner | BicubicRunner,
+        settings: EncodeSettings,
+        width: int,
+        height: int,
+        batch: int,
+    ) -> None:
+        self.cfg, self.reader, self.runner, self.settings = cfg, reader, runner, settings
+        self.width, self.height, self.batch = width, height, batch
+        self.resumed = 0
+
+    def _writer(self, path: Path) -> VideoWriter:
+        return VideoWriter(
+            path,
+            info=self.reader.info,
+            width=self.width,
+            height=self.height,
+            settings=self.settings,
+            side_streams=self.reader.side_streams,
+            attachments=self.reader.attachments,
+            display_name=str(self.cfg.output),
+        )
+
+    def _pipeline(
+        self, batches: Iterable[FrameBatch], upscale: Callable[[FrameBatch], T], encode: Callable[[T], None]
+    ) -> None:
+        pipe = Pipeline(depth=4)
+        decoded = pipe.source("decode", lambda: batches)
+        upscaled = pipe.stage("upscale", decoded, upscale)
+        pipe.sink("encode", upscaled, encode)
+        pipe.run()
+
+    def _output_error(self, doing: str, exc: av.FFmpegError) -> OutputError:
+        return OutputError(f"{doing} {str(self.cfg.output)!r} failed: {exc.strerror}")
+
+    def run(self, bar: tqdm) -> int:
+        """Encode straight into a temporary file beside the output, renamed at the end."""
+        with atomic_output(self.cfg.output) as tmp:
+            writer = self._writer(tmp)
 
             def encode(batch: FrameBatch) -> None:
                 try:
                     writer.write(batch)
                 except av.FFmpegError as exc:
-                    raise OutputError(f"writing {str(cfg.output)!r} failed: {exc.strerror}") from None
+                    raise self._output_error("writing", exc) from None
                 bar.update(len(batch))
 
             try:
-                pipe = Pipeline(depth=4)
-                decoded = pipe.source(
-                    "decode", lambda: reader.batches(cfg.batch, side=writer.add_side_packet)
-                )
-                upscaled = pipe.stage("upscale", decoded, runner.upscale)
-                pipe.sink("encode", upscaled, encode)
-                pipe.run()
+                batches = self.reader.batches(self.batch, side=writer.add_side_packet)
+                self._pipeline(batches, self.runner.upscale, encode)
                 try:
                     writer.finish()
                 except av.FFmpegError as exc:
-                    raise OutputError(f"finishing {str(cfg.output)!r} failed: {exc.strerror}") from None
+                    raise self._output_error("finishing", exc) from None
             except BaseException:
                 writer.abort()
                 raise
-            finally:
-                bar.close()
-    return UpscaleReport(
-        input=cfg.input,
-        output=cfg.output,
-        frames=writer.frames_written,
-        seconds=time.perf_counter() - start,
-        input_size=(vi.width, vi.height),
-        output_size=(out_w, out_h),
-        model=model_name,
-        device=str(device),
-        dtype="float32"
-        if isinstance(runner, BicubicRunner)
-        else str(runner.settings.dtype).removeprefix("torch."),
-        scene_cuts=runner.scene_cuts,
-    )
+        return writer.frames_written
+
+    def _key(self, model_name: str, segment_frames: int) -> dict[str, Any]:
+        """Everything the output depends on: a journal made under another key is not reused."""
+        cfg = self.cfg
+        if model_name == BICUBIC:
+            weights = BICUBIC
+        else:
+            weights = file_digest(resolve_weights(cfg.model, cfg.scale, cfg.trust_pickle)[1])
+        dtype = "float32" if isinstance(self.runner, BicubicRunner) else str(self.runner.settings.dtype)
+        return {
+            "vsr": __version__,
+            "input": input_identity(cfg.input),
+            "stream": self.reader.stream.index,
+            "weights": weights,
+            "scale": cfg.scale,
+            "backend": cfg.backend,
+            "device": str(self.runner.device),
+            "dtype": dtype,
+            "codec": cfg.codec,
+            "crf": cfg.crf,
+            "preset": cfg.preset,
+            "pix_fmt": cfg.pix_fmt,
+            "on_error": cfg.on_error,
+            "segment_frames": segment_frames,
+            "container": cfg.output.suffix.lower(),
+        }
+
+    def run_resumable(self, bar: tqdm, model_name: str) -> int:
+        """Encode segments into the journal, then join them into the output (see vsr.pipeline.resume)."""
+        cfg, runner, vi = self.cfg, self.runner, self.reader.info
+        segment_frames = max(1, round(cfg.checkpoint_every * float(vi.rate or 25)))
+        journal = Journal(cfg.output, self._key(model_name, segment_frames))
+        progress = journal.open()
+        runner.restore(journal.state())
+        runner.scene_cuts = progress.scene_cuts
+        self.resumed = progress.frames
+        bar.update(progress.frames)
+        partial = journal.dir / f"partial{cfg.output.suffix}"
+        writer = self._writer(partial)  # opened now: a bad extension or encoder fails before the work
+        pix_fmt = writer.pix_fmt
+        global_header = bool(writer.video.codec_context.flags & av.codec.context.Flags.global_header)
+
+        def new_segment() -> SegmentEncoder:
+            return SegmentEncoder(
+                journal.next_segment(),
+                info=writer.info,
+                width=self.width,
+                height=self.height,
+                settings=self.settings,
+                pix_fmt=pix_fmt,
+                global_header=global_header,
+            )
+
+        done = progress.frames
+        segment: SegmentEncoder | None = new_segment()
+
+        def upscale(batch: FrameBatch) -> tuple[FrameBatch, tuple[State | None, int] | None]:
+            nonlocal done
+            out = runner.upscale(batch)
+            done += len(batch)
+            return out, (runner.snapshot(), runner.scene_cuts) if done % segment_frames == 0 else None
+
+        def encode(item: tuple[FrameBatch, tuple[State | None, int] | None]) -> None:
+            nonlocal segment
+            batch, end = item
+            assert segment is not None
+            try:
+                segment.write(batch)
+                if end is not None:
+                    journal.commit(segment.path, segment.finish(), *end)
+                    segment = new_segment()
+            except (av.FFmpegError, OSError) as exc:
+                raise OutputError(f"writing the resume journal {str(journal.dir)!r} failed: {exc}") from None
+            bar.update(len(batch))
+
+        try:
+            batches = self.reader.batches(self.batch, skip=progress.frames, boundary=segment_frames)
+            self._pipeline(batches, upscale, encode)
+            last, segment = segment, None
+            if last.frames:
+                journal.commit(last.path, last.finish(), None, runner.scene_cuts)
+            else:
+                last.abort()
+            try:
+                join_segments(writer, journal, vi, cfg.input)
+            except av.FFmpegError as exc:
+                raise self._output_error("joining segments into", exc) from None
+            os.replace(partial, cfg.output)
+        except BaseException as exc:
+            if segment is not None:
+                segment.abort()
+            writer.abort()
+            partial.unlink(missing_ok=True)
+            if not journal.progress.segments:
+                journal.remove()
+            elif isinstance(exc, KeyboardInterrupt):
+                raise Interrupted(
+                    f"interrupted; {journal.progress.frames} upscaled frames are kept in {str(journal.dir)!r}: "
+                    "run the same command again to go on"
+                ) from None
+            raise
+        journal.remove()
+        return writer.frames_written

@@ -1,0 +1,150 @@
+"""--resume: a killed job continues from its last finished segment and ends with the same file."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import av
+import pytest
+
+from tests.clips import make_clip, probe
+from vsr.pipeline.resume import journal_dir
+
+SEGMENT = ["--checkpoint-every", "0.4"]  # 10 frames at 25 fps
+
+
+def _cmd() -> list[str]:
+    exe = shutil.which("vsr")
+    return [exe] if exe else [sys.executable, "-c", "from vsr.cli import run; run()"]
+
+
+def _upscale(src: Path, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*_cmd(), "upscale", str(src), str(out), "--no-progress", "--resume", *SEGMENT, *extra],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def _start(src: Path, out: Path, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*_cmd(), "upscale", str(src), str(out), "--no-progress", "--resume", *SEGMENT, *extra],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_for_segments(proc: subprocess.Popen[str], out: Path, count: int) -> int:
+    """Block until the journal has `count` finished segments; return how many frames they hold."""
+    manifest = journal_dir(out) / "manifest.json"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "the run ended before it could be interrupted"
+        if manifest.exists():
+            segments = json.loads(manifest.read_text())["segments"]
+            if len(segments) >= count:
+                return sum(s["frames"] for s in segments)
+        time.sleep(0.05)
+    raise AssertionError("no finished segment within 120 s")
+
+
+def _packets(path: Path, kind: str) -> list[tuple[int | None, int | None, bytes]]:
+    with av.open(str(path)) as c:
+        streams = [s for s in c.streams if s.type == kind]
+        return [(p.pts, p.dts, bytes(p)) for p in c.demux(*streams) if p.size]
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("resume")
+    return make_clip(folder / "in.mp4", frames=60, width=96, height=64, audio=True)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(clip: Path) -> Path:
+    out = clip.with_name("whole.mp4")
+    proc = _upscale(clip, out)
+    assert proc.returncode == 0, proc.stderr
+    assert not journal_dir(out).exists()  # removed once the output is complete
+    return out
+
+
+def test_killed_job_resumes_to_the_same_file(clip: Path, uninterrupted: Path, tmp_path: Path) -> None:
+    out = tmp_path / "o.mp4"
+    proc = _start(clip, out)
+    kept = _wait_for_segments(proc, out, 2)
+    proc.kill()  # SIGKILL: nothing runs on the way out
+    proc.wait()
+    assert not out.exists()
+    assert kept >= 20
+
+    resumed = _upscale(clip, out)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resumed)" in resumed.stderr
+    assert not journal_dir(out).exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.mp4"]
+    a, b = probe(uninterrupted), probe(out)
+    assert b["frames"] == a["frames"] == 60
+    assert b["pts_seconds"] == a["pts_seconds"]
+    assert b["audio_seconds"] == a["audio_seconds"]
+    assert _packets(out, "audio") == _packets(uninterrupted, "audio")
+    # The state saved with each segment makes the rest of the video bit-exact, not only close.
+    assert _packets(out, "video") == _packets(uninterrupted, "video")
+
+
+def test_resumable_output_matches_a_plain_run(clip: Path, uninterrupted: Path, tmp_path: Path) -> None:
+    plain = tmp_path / "plain.mp4"
+    proc = subprocess.run(
+        [*_cmd(), "upscale", str(clip), str(plain), "--no-progress"], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    a, b = probe(plain), probe(uninterrupted)
+    for key in ("frames", "pts_seconds", "width", "height", "audio_seconds", "streams"):
+        assert a[key] == b[key], key
+    assert _packets(plain, "audio") == _packets(uninterrupted, "audio")
+
+
+def test_sigint_keeps_finished_segments_and_says_how_to_go_on(clip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "o.mp4"
+    proc = _start(clip, out)
+    _wait_for_segments(proc, out, 1)
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=30)
+    assert time.monotonic() - sent < 10
+    assert proc.returncode == 130
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and "run the same command again" in lines[0], stderr
+    assert not out.exists()
+    names = {p.name for p in journal_dir(out).iterdir()}
+    assert "manifest.json" in names and not any(n.startswith("partial") for n in names)
+
+
+def test_journal_of_another_job_is_refused(clip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "o.mp4"
+    proc = _start(clip, out)
+    _wait_for_segments(proc, out, 1)
+    proc.kill()
+    proc.wait()
+    before = sorted(p.name for p in journal_dir(out).iterdir())
+    other = _upscale(clip, out, "--crf", "30")
+    assert other.returncode == 1
+    assert other.stderr.count("\n") == 1 and "belongs to another job (different crf)" in other.stderr
+    assert sorted(p.name for p in journal_dir(out).iterdir()) == before  # left as it was
+
+
+def test_resume_with_subtitles_in_matroska(tmp_path: Path) -> None:
+    src = make_clip(tmp_path / "in.mkv", frames=24, audio=True, subtitles=True)
+    out = tmp_path / "o.mkv"
+    proc = _upscale(src, out)
+    assert proc.returncode == 0, proc.stderr
+    info = probe(out)
+    assert info["frames"] == 24 and [t for t, _ in info["streams"]] == ["video", "audio", "subtitle"]
+    assert info["pts_seconds"] == probe(src)["pts_seconds"]
