@@ -286,6 +286,27 @@ def test_source_kinds_and_low_latency_options(tmp_path: Path, clip: Path) -> Non
     assert describe_output("x.mkv")[2]["flush_packets"] == "1"
 
 
+@pytest.mark.parametrize(
+    "url", ["tcp://:9000?listen=1", "srt://:9000?mode=listener", "rtmp://:1935/live?listen=1"]
+)
+def test_serving_output_must_name_its_address(url: str) -> None:
+    with pytest.raises(OptionError, match="listens but names no address"):
+        describe_output(url)
+    host = url.replace("://:", "://127.0.0.1:")
+    assert describe_output(host)[0] == "network"  # bound where the user says
+
+
+def test_no_shell_anywhere() -> None:
+    """Paths and URLs never reach a shell: the package starts no process at all."""
+    import vsr
+
+    root = Path(vsr.__file__).parent
+    for path in root.rglob("*.py"):
+        text = path.read_text()
+        for banned in ("subprocess", "os.system", "os.popen", "shell=True", "os.exec"):
+            assert banned not in text, f"{path.relative_to(root)} uses {banned}"
+
+
 def test_output_routing() -> None:
     assert _assign_outputs(("a.mkv", "rtmp://h/a"), 1) == [["a.mkv", "rtmp://h/a"]]
     assert _assign_outputs(("a.mkv", "b.mkv"), 2) == [["a.mkv"], ["b.mkv"]]

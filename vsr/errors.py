@@ -29,3 +29,7 @@ class BackendUnavailableError(VsrError, RuntimeError):
 
 class Interrupted(VsrError):
     """The run was stopped by SIGINT/SIGTERM; the message says what was kept (exit status 130)."""
+
+
+class Cancelled(Exception):
+    """Raised inside a pipeline stage, or a model loop, when the run is being torn down."""

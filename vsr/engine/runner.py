@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
-from vsr.errors import BackendUnavailableError, OptionError
+from vsr.errors import BackendUnavailableError, Cancelled, OptionError
 from vsr.frames import FrameBatch
 from vsr.models.generator import FrameRecurrentGenerator, State
 
@@ -152,13 +153,16 @@ class Runner:
         return to_frames(hr[..., : h * self.scale, : w * self.scale], max_value)
 
     @torch.inference_mode()
-    def upscale(self, batch: FrameBatch) -> FrameBatch:
+    def upscale(self, batch: FrameBatch, stop: threading.Event | None = None) -> FrameBatch:
+        """Upscale the batch, carrying the state; `stop` set: raise Cancelled before the next frame."""
         lr = self._to_model(batch)
         if batch.reset:
             self.reset()
         outputs = []
         with self._autocast():
             for i in range(lr.shape[0]):
+                if stop is not None and stop.is_set():
+                    raise Cancelled
                 frame = lr[i : i + 1]
                 if self.state is not None and self._is_cut(self.state[0], frame):
                     self.scene_cuts += 1
@@ -190,7 +194,7 @@ class BicubicRunner:
         pass
 
     @torch.inference_mode()
-    def upscale(self, batch: FrameBatch) -> FrameBatch:
+    def upscale(self, batch: FrameBatch, stop: threading.Event | None = None) -> FrameBatch:
         return FrameBatch(self._upscale(batch.data), batch.pts, batch.time_base, batch.reset)
 
     def step_streams(

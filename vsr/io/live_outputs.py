@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import av
 import cv2
@@ -48,6 +48,21 @@ class LiveEncode:
     gop_seconds: float = 2.0  # a key frame this often, so players can join a network stream
 
 
+def _listens(url: str) -> bool:
+    """Whether FFmpeg serves this URL (waits for peers) rather than connecting to a peer."""
+    query = {k.lower(): v.lower() for k, v in parse_qsl(urlsplit(url).query)}
+    return query.get("listen", "0") not in ("0", "") or query.get("mode") in ("listener", "rendezvous")
+
+
+def check_listen_address(url: str) -> None:
+    """A serving output binds only where the user says: an empty host would mean every interface."""
+    if _listens(url) and not urlsplit(url).hostname:
+        raise OptionError(
+            f"--output {url!r} listens but names no address; give one (127.0.0.1 for this machine only, "
+            "0.0.0.0 to accept peers on every interface)"
+        )
+
+
 def describe_output(dest: str) -> tuple[str, str, dict[str, str]]:
     """(kind, FFmpeg format, muxer options) of an --output value; raises OptionError if unusable."""
     if dest == "preview":
@@ -58,6 +73,7 @@ def describe_output(dest: str) -> tuple[str, str, dict[str, str]]:
             raise OptionError(
                 f"--output {dest!r}: unsupported scheme {scheme!r} (use one of {', '.join(NETWORK_FORMATS)})"
             )
+        check_listen_address(dest)
         options = {"rtsp_transport": "tcp"} if scheme == "rtsp" else {}
         return "network", NETWORK_FORMATS[scheme], options
     suffix = Path(dest).suffix.lower()

@@ -7,6 +7,7 @@ is joined into the output at the end (vsr.pipeline.resume).
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -161,11 +162,15 @@ class _Job:
         )
 
     def _pipeline(
-        self, batches: Iterable[FrameBatch], upscale: Callable[[FrameBatch], T], encode: Callable[[T], None]
+        self,
+        batches: Iterable[FrameBatch],
+        upscale: Callable[[FrameBatch, threading.Event], T],
+        encode: Callable[[T], None],
     ) -> None:
+        """decode -> upscale -> encode in three threads; `upscale` gets the cancel event too."""
         pipe = Pipeline(depth=4)
         decoded = pipe.source("decode", lambda: batches)
-        upscaled = pipe.stage("upscale", decoded, upscale)
+        upscaled = pipe.stage("upscale", decoded, lambda batch: upscale(batch, pipe.cancel))
         pipe.sink("encode", upscaled, encode)
         pipe.run()
 
@@ -186,7 +191,7 @@ class _Job:
 
             try:
                 batches = self.reader.batches(self.batch, side=writer.add_side_packet)
-                self._pipeline(batches, self.runner.upscale, encode)
+                self._pipeline(batches, lambda b, stop: self.runner.upscale(b, stop), encode)
                 try:
                     writer.finish()
                 except av.FFmpegError as exc:
@@ -251,9 +256,11 @@ class _Job:
         done = progress.frames
         segment: SegmentEncoder | None = new_segment()
 
-        def upscale(batch: FrameBatch) -> tuple[FrameBatch, tuple[State | None, int] | None]:
+        def upscale(
+            batch: FrameBatch, stop: threading.Event
+        ) -> tuple[FrameBatch, tuple[State | None, int] | None]:
             nonlocal done
-            out = runner.upscale(batch)
+            out = runner.upscale(batch, stop)
             done += len(batch)
             return out, (runner.snapshot(), runner.scene_cuts) if done % segment_frames == 0 else None
 

@@ -12,14 +12,15 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from vsr.errors import Cancelled
+
+__all__ = ["Cancelled", "Channel", "Pipeline"]
+
 T = TypeVar("T")
 U = TypeVar("U")
 
 _POLL_S = 0.1
-
-
-class Cancelled(Exception):
-    """Raised inside a stage when the pipeline is being torn down."""
+STOP_WAIT_S = 60.0  # at most this long for a stage to reach a point where it can stop
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ class Pipeline:
         self.depth = depth
         self.cancel = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._done: list[threading.Event] = []  # set as each stage's thread ends
         self._errors: list[BaseException] = []
         self._lock = threading.Lock()
 
@@ -93,14 +95,19 @@ class Pipeline:
         self.cancel.set()
 
     def _spawn(self, name: str, body: Callable[[], None]) -> None:
+        done = threading.Event()
+
         def target() -> None:
             try:
                 body()
             except BaseException as exc:  # noqa: BLE001 - every failure is handed to run()
                 self._record(exc)
+            finally:
+                done.set()
 
         thread = threading.Thread(target=target, name=f"vsr-{name}", daemon=True)
         self._threads.append(thread)
+        self._done.append(done)
 
     def source(self, name: str, items: Callable[[], Iterable[T]]) -> Channel[T]:
         """A thread that puts everything `items()` yields into a new channel."""
@@ -141,9 +148,12 @@ class Pipeline:
                 while thread.is_alive():
                     thread.join(_POLL_S)
         except BaseException:  # KeyboardInterrupt in the main thread: stop the stages
+            # and wait until they have: a stage left running inside native code (a model step)
+            # when the interpreter exits is killed there, which aborts the process. Not
+            # Thread.join: interrupted by a signal, it can mark a running thread as finished.
             self.cancel.set()
-            for thread in self._threads:
-                thread.join(5.0)
+            for done in self._done:
+                done.wait(STOP_WAIT_S)
             raise
         if self._errors:
             raise self._errors[0]
