@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -39,6 +41,24 @@ def _interrupt(signum: int, frame: object) -> None:
 def _fail(message: str, code: int = 1) -> typer.Exit:
     typer.echo(f"vsr: error: {message}", err=True)
     return typer.Exit(code)
+
+
+@contextmanager
+def _one_line_errors(interrupted: str = "interrupted", unexpected: str = "") -> Iterator[None]:
+    """Any failure of a command body -> one `vsr: error:` line; exit 1, or 130 when interrupted."""
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except Interrupted as exc:
+        raise _fail(str(exc), 130) from None
+    except VsrError as exc:
+        raise _fail(str(exc)) from None
+    except KeyboardInterrupt:
+        raise _fail(interrupted, 130) from None
+    except Exception as exc:  # a bug, not a user mistake: still one line, details with -v
+        log.info("unexpected error", exc_info=True)
+        raise _fail(f"unexpected {type(exc).__name__}: {exc} ({unexpected}-v shows details)") from None
 
 
 @app.callback()
@@ -119,7 +139,7 @@ def upscale(
     from vsr.pipeline.offline import upscale_file
 
     signal.signal(signal.SIGTERM, _interrupt)  # clean up like Ctrl-C: no partial output left
-    try:
+    with _one_line_errors("interrupted; no output was written", "no output was written; "):
         cfg = UpscaleConfig(
             input=input,
             output=output,
@@ -142,17 +162,6 @@ def upscale(
             checkpoint_every=checkpoint_every,
         )
         report = upscale_file(cfg)
-    except Interrupted as exc:
-        raise _fail(str(exc), 130) from None
-    except VsrError as exc:
-        raise _fail(str(exc)) from None
-    except KeyboardInterrupt:
-        raise _fail("interrupted; no output was written", 130) from None
-    except Exception as exc:  # a bug, not a user mistake: still one line, details with -v
-        log.info("unexpected error", exc_info=True)
-        raise _fail(
-            f"unexpected {type(exc).__name__}: {exc} (no output was written; -v shows details)"
-        ) from None
     if report.damage:
         typer.echo(f"vsr: warning: {report.damage.summary()}", err=True)
     if report.damage.duplicate_pts:
@@ -231,7 +240,7 @@ def live(
     from vsr.pipeline.live_stats import LiveStats
 
     signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM stops like Ctrl-C: outputs are finalised
-    try:
+    with _one_line_errors("interrupted before the sources were open"):
         cfg = LiveConfig(
             sources=tuple(sources),
             outputs=tuple(output or ()),
@@ -254,13 +263,6 @@ def live(
             overwrite=overwrite,
         )
         final = run_live(cfg, on_stats=lambda snap: typer.echo(f"vsr: {LiveStats.line(snap)}", err=True))
-    except VsrError as exc:
-        raise _fail(str(exc)) from None
-    except KeyboardInterrupt:
-        raise _fail("interrupted before the sources were open", 130) from None
-    except Exception as exc:  # a bug, not a user mistake: still one line, details with -v
-        log.info("unexpected error", exc_info=True)
-        raise _fail(f"unexpected {type(exc).__name__}: {exc} (-v shows details)") from None
     typer.echo(f"vsr: stopped ({final['stop_reason']}): {LiveStats.line(final)}", err=True)
 
 
@@ -298,7 +300,7 @@ def bench(
 
     from vsr.bench import BenchConfig, parse_size, plot_report, run_bench, table
 
-    try:
+    with _one_line_errors():
         sizes = [parse_size(s) for s in (size or [])]
         batches = list(batch or [])
         if sweep:
@@ -324,10 +326,6 @@ def bench(
             json_path.write_text(json.dumps(report, indent=2) + "\n")
         if plot is not None:
             plot_report(report, plot)
-    except VsrError as exc:
-        raise _fail(str(exc)) from None
-    except KeyboardInterrupt:
-        raise _fail("interrupted", 130) from None
     typer.echo(table(report))
 
 
@@ -355,7 +353,7 @@ def export_(
     from vsr.engine.runner import DTYPES
     from vsr.models.zoo import load_model
 
-    try:
+    with _one_line_errors():
         width, height = parse_size(size)
         if width % 4 or height % 4:
             raise OptionError(
@@ -374,8 +372,6 @@ def export_(
             path = Path(shutil.copyfile(trt.engine_path(batch, height, width), output))
         else:
             raise OptionError(f"--format must be onnx or trt, got {format!r}")
-    except VsrError as exc:
-        raise _fail(str(exc)) from None
     typer.echo(f"vsr: wrote {path}", err=True)
 
 
@@ -406,7 +402,7 @@ def eval_(
     """Quality metrics: PSNR-Y, SSIM-Y, tOF, flicker."""
     from vsr.evaluate import EvalConfig, evaluate
 
-    try:
+    with _one_line_errors():
         cfg = EvalConfig(
             reference=ref,
             output=output,
@@ -422,10 +418,6 @@ def eval_(
             progress=progress,
         )
         report = evaluate(cfg)
-    except VsrError as exc:
-        raise _fail(str(exc)) from None
-    except KeyboardInterrupt:
-        raise _fail("interrupted", 130) from None
     typer.echo(f"{report.frames} frames of {ref}" + (f", {degradation} x{scale}" if model else ""))
     typer.echo(report.table())
 
