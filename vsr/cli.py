@@ -133,6 +133,15 @@ def upscale(
     checkpoint_every: Annotated[
         float, typer.Option(help="With --resume: seconds of video per finished segment.")
     ] = 10.0,
+    segments: Annotated[
+        int,
+        typer.Option(
+            help="Upscale this many parts of the video side by side in one batch (pays on GPUs; 1: in order)."
+        ),
+    ] = 1,
+    warmup: Annotated[
+        int, typer.Option(help="With --segments: frames each part starts early to warm its state.")
+    ] = 4,
 ) -> None:
     """Upscale a video file; audio and subtitles are copied, timestamps kept."""
     from vsr.config import UpscaleConfig
@@ -160,6 +169,8 @@ def upscale(
             on_error=on_error,
             resume=resume,
             checkpoint_every=checkpoint_every,
+            segments=segments,
+            warmup=warmup,
         )
         report = upscale_file(cfg)
     if report.damage:

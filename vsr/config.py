@@ -31,6 +31,8 @@ class UpscaleConfig:
     on_error: str = "fail"  # damaged input: fail, or skip (conceal, count and go on)
     resume: bool = False  # keep finished segments in a journal beside the output; continue from it
     checkpoint_every: float = 10.0  # seconds of video per segment with --resume
+    segments: int = 1  # parts of the video upscaled side by side in one batch (segment-parallel)
+    warmup: int = 4  # frames each part but the first starts early, to warm its recurrent state
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "input", Path(self.input))
@@ -49,5 +51,11 @@ class UpscaleConfig:
             raise OptionError(
                 f"--checkpoint-every must be a positive number of seconds, got {self.checkpoint_every}"
             )
+        if self.segments < 1:
+            raise OptionError(f"--segments must be at least 1, got {self.segments}")
+        if self.warmup < 0:
+            raise OptionError(f"--warmup must be 0 or more frames, got {self.warmup}")
+        if self.segments > 1 and self.resume:
+            raise OptionError("--segments and --resume cannot be combined yet; pick one")
         if self.stream is not None and self.stream < 0:
             raise OptionError(f"--stream must be a stream index >= 0, got {self.stream}")

@@ -232,9 +232,7 @@ class VideoReader:
         self._side = side if side is not None else (lambda packet: None)
         fmt = "rgb24" if self.info.bit_depth <= 8 else "rgb48le"
         time_base = self.info.time_base
-        step = (
-            max(1, round(1 / (self.info.rate * time_base))) if self.info.rate else 1
-        )  # pts increment when a frame has none
+        step = self._pts_step
         arrays: list[np.ndarray] = []
         pts: list[int] = []
         last_pts: int | None = None
@@ -257,6 +255,52 @@ class VideoReader:
         if arrays:
             yield FrameBatch(torch.from_numpy(np.stack(arrays)), tuple(pts), time_base)
         self._check_length(last_pts, step)
+
+    @property
+    def _pts_step(self) -> int:
+        """pts increment of one frame (for frames without a pts, and the last frame's duration)."""
+        rate, time_base = self.info.rate, self.info.time_base
+        return max(1, round(1 / (rate * time_base))) if rate else 1
+
+    def frames_from(
+        self, start: int | None, *, count_from: int | None = None
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """(pts, RGB array) of every frame from pts `start` on (None: the first frame), seeking there.
+
+        For segment-parallel upscaling: several readers of one file at different places. Side
+        packets are dropped (the join copies them from the input). Repeated timestamps are
+        dropped as in batches(), counted only from pts `count_from` on (warm-up frames that
+        another reader outputs are not counted twice).
+        """
+        self._side = lambda packet: None
+        self._side_backlog.clear()
+        if start is not None:
+            self.container.seek(start, stream=self.stream, backward=True)  # a key frame at or before
+            self._packets = self.container.demux()
+            self._pending.clear()
+        fmt = "rgb24" if self.info.bit_depth <= 8 else "rgb48le"
+        last_pts: int | None = None
+        first = True
+        while (frame := self._next_frame()) is not None:
+            p = frame.pts if frame.pts is not None else (0 if last_pts is None else last_pts + self._pts_step)
+            if first and start is not None and p > start:  # the seek overshot: read from the top
+                self.container.seek(0, backward=True)
+                self._packets = self.container.demux()
+                self._pending.clear()
+                first = False
+                continue
+            first = False
+            if last_pts is not None and p <= last_pts:
+                if count_from is None or p >= count_from:
+                    self.damage.duplicate_pts += 1
+                continue
+            last_pts = p
+            if start is not None and p < start:
+                continue
+            yield p, frame.to_ndarray(format=fmt, width=self.info.width, height=self.info.height)
+
+    def check_length(self, last_pts: int | None) -> None:
+        self._check_length(last_pts, self._pts_step)
 
     def _check_length(self, last_pts: int | None, step: int) -> None:
         """Fail (or count) when the video ends well before the duration its header states."""

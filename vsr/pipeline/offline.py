@@ -29,6 +29,7 @@ from vsr.io.writer import EncodeSettings, VideoWriter, atomic_output, check_enco
 from vsr.models.generator import State
 from vsr.models.zoo import BICUBIC, resolve_weights
 from vsr.pipeline.memory import fit_batch
+from vsr.pipeline.parallel import ParallelJob, frame_timestamps, plan_parts, remove_tree
 from vsr.pipeline.resume import Journal, file_digest, input_identity, join_segments
 from vsr.pipeline.stages import Pipeline
 
@@ -101,7 +102,8 @@ def upscale_file(cfg: UpscaleConfig) -> UpscaleReport:
             trust_pickle=cfg.trust_pickle,
         )
         out_w, out_h = vi.width * cfg.scale, vi.height * cfg.scale
-        batch = fit_batch(out_w, out_h, cfg.batch)  # refuse, before any work, what cannot fit
+        # Refuse, before any work, what cannot fit; segment-parallel runs hold `segments` frames a step.
+        batch = fit_batch(out_w, out_h, cfg.segments if cfg.segments > 1 else cfg.batch)
         job = _Job(cfg, reader, runner, settings, out_w, out_h, batch)
         bar = tqdm(
             total=vi.frames or None,
@@ -111,7 +113,12 @@ def upscale_file(cfg: UpscaleConfig) -> UpscaleReport:
             desc="upscale",
         )
         try:
-            frames = job.run_resumable(bar, model_name) if cfg.resume else job.run(bar)
+            if cfg.resume:
+                frames = job.run_resumable(bar, model_name)
+            elif cfg.segments > 1:
+                frames = job.run_parallel(bar, segments=batch)
+            else:
+                frames = job.run(bar)
         finally:
             bar.close()
     return UpscaleReport(
@@ -127,7 +134,7 @@ def upscale_file(cfg: UpscaleConfig) -> UpscaleReport:
         if isinstance(runner, BicubicRunner)
         else str(runner.settings.dtype).removeprefix("torch."),
         scene_cuts=runner.scene_cuts,
-        damage=reader.damage,
+        damage=job.damage,
         resumed=job.resumed,
     )
 
@@ -148,6 +155,7 @@ class _Job:
         self.cfg, self.reader, self.runner, self.settings = cfg, reader, runner, settings
         self.width, self.height, self.batch = width, height, batch
         self.resumed = 0
+        self.damage = reader.damage
 
     def _writer(self, path: Path) -> VideoWriter:
         return VideoWriter(
@@ -286,7 +294,7 @@ class _Job:
             else:
                 last.abort()
             try:
-                join_segments(writer, journal, vi, cfg.input)
+                join_segments(writer, journal.segments(), journal.progress.frames, vi, cfg.input)
             except av.FFmpegError as exc:
                 raise self._output_error("joining segments into", exc) from None
             os.replace(partial, cfg.output)
@@ -305,3 +313,62 @@ class _Job:
             raise
         journal.remove()
         return writer.frames_written
+
+    def run_parallel(self, bar: tqdm, segments: int) -> int:
+        """Upscale `segments` parts side by side, each into its own segment, then join them."""
+        cfg, vi = self.cfg, self.reader.info
+        parts = plan_parts(frame_timestamps(cfg.input, self.reader.stream.index), segments, cfg.warmup)
+        work = cfg.output.with_name(f".{cfg.output.name}.vsr-parts")
+        remove_tree(work)  # left by a killed run: nothing in it can be reused
+        work.mkdir()
+        readers = [self.reader]
+        encoders: list[SegmentEncoder] = []
+        writer: VideoWriter | None = None
+        try:
+            for _ in parts[1:]:
+                readers.append(
+                    VideoReader(cfg.input, stream_index=self.reader.stream.index, on_error=cfg.on_error)
+                )
+            writer = self._writer(work / f"partial{cfg.output.suffix}")
+            global_header = bool(writer.video.codec_context.flags & av.codec.context.Flags.global_header)
+            for n in range(len(parts)):
+                encoders.append(
+                    SegmentEncoder(
+                        work / f"part-{n:03d}.vsrseg",
+                        info=writer.info,
+                        width=self.width,
+                        height=self.height,
+                        settings=self.settings,
+                        pix_fmt=writer.pix_fmt,
+                        global_header=global_header,
+                    )
+                )
+            job = ParallelJob(readers, parts, encoders)
+            written = 0
+
+            def encode(outputs: list) -> None:
+                nonlocal written
+                n = job.encode(outputs, vi.time_base)
+                written += n
+                bar.update(n)
+
+            self._pipeline(job.rows(), lambda row, stop: job.upscale(self.runner, row, stop), encode)
+            self.damage = job.damage()
+            self.runner.scene_cuts = sum(lane.state.scene_cuts for lane in job.lanes)
+            segments_done = [(e.path, e.finish().headers) for e in encoders]
+            try:
+                join_segments(writer, segments_done, written, vi, cfg.input)
+            except av.FFmpegError as exc:
+                raise self._output_error("joining segments into", exc) from None
+            os.replace(work / f"partial{cfg.output.suffix}", cfg.output)
+            return written
+        except BaseException:
+            for encoder in encoders:
+                encoder.abort()
+            if writer is not None:
+                writer.abort()
+            raise
+        finally:
+            for reader in readers[1:]:
+                reader.close()
+            remove_tree(work)

@@ -146,8 +146,9 @@ class Journal:
         if old_state and old_state != state_file:
             (self.dir / old_state).unlink(missing_ok=True)
 
-    def segments(self) -> list[Path]:
-        return [self.dir / s["file"] for s in self.progress.segments]
+    def segments(self) -> list[tuple[Path, str]]:
+        """(file, encoder headers digest) of each finished segment, in order."""
+        return [(self.dir / s["file"], s["headers"]) for s in self.progress.segments]
 
     def remove(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -158,16 +159,19 @@ def _seconds(packet: av.Packet) -> float:
     return float("-inf") if ts is None else float(ts * packet.time_base)
 
 
-def join_segments(writer: VideoWriter, journal: Journal, info: VideoInfo, input: Path) -> None:
-    """Remux the segments' video and the input's side streams into `writer`, then finish it."""
+def join_segments(
+    writer: VideoWriter, segments: list[tuple[Path, str]], frames: int, info: VideoInfo, input: Path
+) -> None:
+    """Remux the segments' video, given as (file, headers digest) in order, and the input's side
+    streams into `writer`, then finish it."""
     # The input stays open until the writer has finished: queued side packets point into it.
     with av.open(str(input), metadata_errors="ignore") as source:
         streams = [s for s in source.streams if s.index in writer.side_map]
         side = (p for p in source.demux(*streams) if p.size) if streams else iter(())
         ahead = next(side, None)
         last_dts: int | None = None
-        for segment, path in zip(journal.progress.segments, journal.segments(), strict=True):
-            if segment["headers"] != headers_digest(writer.video.codec_context):
+        for path, headers in segments:
+            if headers != headers_digest(writer.video.codec_context):
                 raise OutputError(f"{path.name} was encoded with other encoder headers; remove the journal")
             for packet in read_segment(path, info.time_base):
                 if last_dts is not None and packet.dts is not None and packet.dts <= last_dts:
@@ -181,5 +185,5 @@ def join_segments(writer: VideoWriter, journal: Journal, info: VideoInfo, input:
         while ahead is not None:
             writer.add_side_packet(ahead)
             ahead = next(side, None)
-        writer.frames_written = journal.progress.frames
+        writer.frames_written = frames
         writer.finish()
