@@ -246,23 +246,22 @@ class _Job:
         self.resumed = progress.frames
         bar.update(progress.frames)
         partial = journal.dir / f"partial{cfg.output.suffix}"
-        writer = self._writer(partial)  # opened now: a bad extension or encoder fails before the work
-        pix_fmt = writer.pix_fmt
-        global_header = bool(writer.video.codec_context.flags & av.codec.context.Flags.global_header)
+        writer: VideoWriter | None = None
+        segment: SegmentEncoder | None = None
 
         def new_segment() -> SegmentEncoder:
+            assert writer is not None
             return SegmentEncoder(
                 journal.next_segment(),
                 info=writer.info,
                 width=self.width,
                 height=self.height,
                 settings=self.settings,
-                pix_fmt=pix_fmt,
-                global_header=global_header,
+                pix_fmt=writer.pix_fmt,
+                global_header=bool(writer.video.codec_context.flags & av.codec.context.Flags.global_header),
             )
 
         done = progress.frames
-        segment: SegmentEncoder | None = new_segment()
 
         def upscale(
             batch: FrameBatch, stop: threading.Event
@@ -286,9 +285,12 @@ class _Job:
             bar.update(len(batch))
 
         try:
+            writer = self._writer(partial)  # opened first: a bad extension or encoder fails before the work
+            segment = new_segment()
             batches = self.reader.batches(self.batch, skip=progress.frames, boundary=segment_frames)
             self._pipeline(batches, upscale, encode)
             last, segment = segment, None
+            assert last is not None
             if last.frames:
                 journal.commit(last.path, last.finish(), None, runner.scene_cuts)
             else:
@@ -301,7 +303,8 @@ class _Job:
         except BaseException as exc:
             if segment is not None:
                 segment.abort()
-            writer.abort()
+            if writer is not None:
+                writer.abort()
             partial.unlink(missing_ok=True)
             if not journal.progress.segments:
                 journal.remove()
