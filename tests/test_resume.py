@@ -140,6 +140,18 @@ def test_journal_of_another_job_is_refused(clip: Path, tmp_path: Path) -> None:
     assert sorted(p.name for p in journal_dir(out).iterdir()) == before  # left as it was
 
 
+def test_second_run_on_the_same_journal_is_refused(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "long.mp4", frames=600, width=96, height=64)  # outlasts a 2nd start
+    out = tmp_path / "o.mp4"
+    first = _start(clip, out)
+    _wait_for_segments(first, out, 1)
+    second = _upscale(clip, out)
+    first.kill()
+    first.wait()
+    assert second.returncode == 1 and "another vsr is writing" in second.stderr, second.stderr
+    assert not out.exists()
+
+
 def test_resume_with_subtitles_in_matroska(tmp_path: Path) -> None:
     src = make_clip(tmp_path / "in.mkv", frames=24, audio=True, subtitles=True)
     out = tmp_path / "o.mkv"

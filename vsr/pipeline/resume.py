@@ -9,6 +9,7 @@ segment, with the state it had there: the resumed output equals an uninterrupted
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -27,6 +28,7 @@ from vsr.io.writer import VideoWriter
 from vsr.models.generator import State
 
 FORMAT = 1
+LOCK = "lock"
 
 
 def journal_dir(output: Path) -> Path:
@@ -106,10 +108,20 @@ class Journal:
                     f"resume journal {str(self.dir)!r} lacks {missing[0]}; remove it to start over"
                 )
         self.dir.mkdir(exist_ok=True)
+        self._lock()
         for stray in self.dir.iterdir():  # the unfinished segment of a killed run
-            if stray.name != self.manifest.name and stray.name not in self._files():
+            if stray.name not in (self.manifest.name, LOCK) and stray.name not in self._files():
                 stray.unlink()
         return self.progress
+
+    def _lock(self) -> None:
+        """One run per journal: a second vsr on the same output is refused, not interleaved."""
+        self._lock_file = open(self.dir / LOCK, "a")  # noqa: SIM115 - held until the process ends
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._lock_file.close()
+            raise OutputError(f"another vsr is writing {str(self.dir)!r} (same output, --resume)") from None
 
     def _files(self) -> set[str]:
         names = {s["file"] for s in self.progress.segments}
