@@ -17,7 +17,8 @@ __all__ = ["__version__", "load_model", "upscale"]
 
 def upscale(input: str | Path, output: str | Path, **options: Any):  # -> UpscaleReport
     """Upscale a video file to `output`. Options are the fields of vsr.config.UpscaleConfig
-    (scale, model, device, dtype, codec, crf, preset, pix_fmt, batch, stream, overwrite, progress).
+    (scale, model, device, dtype, backend, codec, crf, preset, pix_fmt, batch, stream, overwrite,
+    progress, trust_pickle, on_error, resume, checkpoint_every, segments, warmup).
     """
     from vsr.config import UpscaleConfig
     from vsr.pipeline.offline import upscale_file
