@@ -1,10 +1,12 @@
 """Does a job fit in memory? Decided from the output size before the first frame is upscaled.
 
-The estimate is fitted to peak RSS measured on the CPU machine (2-core EPYC, fast-x4, bf16;
-`python benchmarks/memory.py --sizes`, benchmarks/results/memory_sizes_cpu.json): about 450 MB of
-libraries and weights, plus per output pixel ~100 bytes that do not depend on --batch (float
-output of the model, colour conversion, the encoder's picture buffers) and ~33 bytes per frame of
---batch (frames queued between the stages). The constants below round those up.
+The estimate is fitted to peak RSS measured on the 2-core CPU machine (fast-x4, bf16, outputs of
+0.9 to 8.3 Mpx; `python benchmarks/memory.py --sizes`, benchmarks/results/memory_sizes_cpu.json):
+about 335 MiB of libraries and weights, plus ~120 bytes per output pixel that do not depend on
+--batch (the model's float output, colour conversion, the encoder's picture buffers) and 27 to 51
+bytes per output pixel per frame of --batch (frames queued between the stages). The constants
+below round those up: the estimate is 1.3 to 1.7 times the measured peaks, so a job is refused
+or its batch lowered only with a margin.
 """
 
 from __future__ import annotations
