@@ -179,3 +179,11 @@ def test_fine_time_base_with_repeats(tmp_path: Path) -> None:
     vsr.upscale(src, tmp_path / "o.mkv", progress=False)
     out = probe(tmp_path / "o.mkv")
     assert out["pts_seconds"] == pytest.approx([0, 0.04, 0.08, 0.12], abs=1e-3)
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".mp4"])
+def test_late_starting_video_is_not_truncation(tmp_path: Path, suffix: str) -> None:
+    """A video starting at 2 s: Matroska's DURATION tag is an end time, MP4's a length."""
+    src = make_clip(tmp_path / f"late{suffix}", frames=25, pts=list(range(50, 75)), time_base=Fraction(1, 25))
+    report = vsr.upscale(src, tmp_path / f"o{suffix}", progress=False)
+    assert report.frames == 25 and not report.damage

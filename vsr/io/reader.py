@@ -304,11 +304,11 @@ class VideoReader:
 
     def _check_length(self, last_pts: int | None, step: int) -> None:
         """Fail (or count) when the video ends well before the duration its header states."""
-        stated = self._stated_seconds()
+        stated = self._stated_end()
         if stated is None or last_pts is None:
             return
         frame = float(step * self.info.time_base)
-        got = self._seconds(last_pts) + frame
+        got = float(last_pts * self.stream.time_base) + frame
         if stated - got > max(0.5, 2 * frame):
             ends = f"the video ends at {_clock(got)} but its header says {_clock(stated)}"
             if self.on_error == "fail":
@@ -317,12 +317,13 @@ class VideoReader:
                 )
             self.damage.truncated = f"truncated: {ends}"
 
-    def _stated_seconds(self) -> float | None:
-        """The video stream's duration from the container's index or tags, if it states one."""
+    def _stated_end(self) -> float | None:
+        """When the container says the video stream ends (its timestamps, in seconds), if it says."""
         s = self.stream
-        if s.duration:
-            return float(s.duration * s.time_base)
-        tag = next((v for k, v in s.metadata.items() if k.upper() == "DURATION"), None)  # Matroska
+        if s.duration:  # MP4 index, etc.: a duration from the stream's start
+            return float(((s.start_time or 0) + s.duration) * s.time_base)
+        # Matroska: FFmpeg's muxer tags each stream with its end timestamp.
+        tag = next((v for k, v in s.metadata.items() if k.upper() == "DURATION"), None)
         if tag:
             try:
                 h, m, sec = tag.split(":")
