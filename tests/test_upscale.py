@@ -117,7 +117,7 @@ def test_subtitles_copied_or_reported(tmp_path: Path, caplog: pytest.LogCaptureF
     assert "cannot hold subtitle stream #2 (ssa)" in caplog.text
 
 
-def test_second_video_stream_selected(tmp_path: Path) -> None:
+def test_second_video_stream_selected(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     import av
 
     path = tmp_path / "two.mkv"
@@ -138,7 +138,9 @@ def test_second_video_stream_selected(tmp_path: Path) -> None:
         for s in streams:
             for packet in s.encode(None):
                 out.mux(packet)
-    _upscale(path, tmp_path / "first.mkv")
+    with caplog.at_level(logging.WARNING):
+        _upscale(path, tmp_path / "first.mkv")
+    assert "input stream #1 (video, ffv1) is not carried into the output" in caplog.text  # said
     _upscale(path, tmp_path / "second.mkv", stream=1)
     assert probe(tmp_path / "first.mkv")["width"] == 256
     assert probe(tmp_path / "second.mkv")["width"] == 128

@@ -121,6 +121,8 @@ class VideoReader:
             if s.index != self.stream.index and s.type in ("audio", "subtitle")
         ]
         self.attachments = [s for s in self.container.streams if s.type == "attachment"]  # fonts...
+        carried = {self.stream.index, *(s.index for s in self.side_streams + self.attachments)}
+        self.uncarried = [s for s in self.container.streams if s.index not in carried]  # data, other video
         self._packets = self.container.demux()
         self._pending: list[av.VideoFrame] = []
         self._flushed = False

@@ -6,6 +6,7 @@ is joined into the output at the end (vsr.pipeline.resume).
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -34,6 +35,7 @@ from vsr.pipeline.resume import Journal, file_digest, input_identity, join_segme
 from vsr.pipeline.stages import Pipeline
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,9 @@ def upscale_file(cfg: UpscaleConfig) -> UpscaleReport:
     start = time.perf_counter()
     with VideoReader(cfg.input, stream_index=cfg.stream, on_error=cfg.on_error) as reader:
         vi = reader.info
+        for s in reader.uncarried:  # said, never dropped silently
+            name = s.codec_context.name if s.codec_context is not None else "unknown"
+            log.warning("input stream #%d (%s, %s) is not carried into the output", s.index, s.type, name)
         runner, model_name = build_runner(
             cfg.model,
             cfg.scale,
