@@ -192,7 +192,10 @@ def test_interrupt_leaves_nothing(tmp_path: Path, sig: str) -> None:
     _, stderr = proc.communicate(timeout=30)
     assert time.monotonic() - sent < 10
     assert proc.returncode == 130
-    assert stderr.strip() == "vsr: error: interrupted; no output was written"
+    assert stderr.strip() == (
+        "vsr: error: interrupted; no output was written "
+        "(with --resume, running it again continues where it stopped)"
+    )
     assert _snapshot(tmp_path) == before
 
 

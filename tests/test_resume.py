@@ -140,6 +140,38 @@ def test_journal_of_another_job_is_refused(clip: Path, tmp_path: Path) -> None:
     assert sorted(p.name for p in journal_dir(out).iterdir()) == before  # left as it was
 
 
+def test_join_out_of_space_keeps_segments_for_a_rerun(tmp_path: Path) -> None:
+    """A file-size limit below the output's size but above every journal file's lets the whole
+    job run and the join fail (a disk filling up at the end of a long job): the segments stay,
+    and the same command then only joins them."""
+    import resource
+
+    clip = make_clip(tmp_path / "long.mp4", frames=300, width=96, height=64)  # output > saved state
+    reference = _upscale(clip, tmp_path / "ref.mp4")
+    assert reference.returncode == 0, reference.stderr
+    limit = int((tmp_path / "ref.mp4").stat().st_size * 0.8)
+
+    def small_disk() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    out = tmp_path / "o.mp4"
+    full = subprocess.run(
+        [*_cmd(), "upscale", str(clip), str(out), "--no-progress", "--resume", *SEGMENT],
+        preexec_fn=small_disk,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert full.returncode == 1 and full.stderr.count("\n") == 1 and "File too large" in full.stderr
+    assert not out.exists()
+    manifest = json.loads((journal_dir(out) / "manifest.json").read_text())
+    assert sum(s["frames"] for s in manifest["segments"]) == 300  # all upscaled, only the join failed
+    again = _upscale(clip, out)
+    assert again.returncode == 0, again.stderr
+    assert "300 frames (300 resumed)" in again.stderr
+    assert out.read_bytes() == (tmp_path / "ref.mp4").read_bytes()
+
+
 def test_second_run_on_the_same_journal_is_refused(tmp_path: Path) -> None:
     clip = make_clip(tmp_path / "long.mp4", frames=600, width=96, height=64)  # outlasts a 2nd start
     out = tmp_path / "o.mp4"

@@ -148,7 +148,10 @@ def upscale(
     from vsr.pipeline.offline import upscale_file
 
     signal.signal(signal.SIGTERM, _interrupt)  # clean up like Ctrl-C: no partial output left
-    with _one_line_errors("interrupted; no output was written", "no output was written; "):
+    stopped = "interrupted; no output was written"
+    if not resume:
+        stopped += " (with --resume, running it again continues where it stopped)"
+    with _one_line_errors(stopped, "no output was written; "):
         cfg = UpscaleConfig(
             input=input,
             output=output,

@@ -297,7 +297,14 @@ class _Job:
             last, segment = segment, None
             assert last is not None
             if last.frames:
-                journal.commit(last.path, last.finish(), None, runner.scene_cuts)
+                try:
+                    info = last.finish()
+                except (av.FFmpegError, OSError) as exc:
+                    last.abort()
+                    raise OutputError(
+                        f"writing the resume journal {str(journal.dir)!r} failed: {exc}"
+                    ) from None
+                journal.commit(last.path, info, None, runner.scene_cuts)
             else:
                 last.abort()
             try:

@@ -143,18 +143,25 @@ class Journal:
         if state is not None:
             state_file = f"state-{len(self.progress.segments):05d}.safetensors"
             lr, folded = state
-            save_file({"lr": lr.contiguous(), "folded": folded.contiguous()}, self.dir / state_file)
-        self.progress.segments.append({"file": path.name, **asdict(info)})
-        self.progress.state_file = state_file
-        self.progress.scene_cuts = scene_cuts
-        data = {"format": FORMAT, "key": self.key, **asdict(self.progress)}
+            try:
+                save_file({"lr": lr.contiguous(), "folded": folded.contiguous()}, self.dir / state_file)
+            except Exception as exc:  # noqa: BLE001 - SafetensorError wraps the OSError (disk full...)
+                raise OutputError(f"writing the resume journal {str(self.dir)!r} failed: {exc}") from None
+        progress = Progress(
+            [*self.progress.segments, {"file": path.name, **asdict(info)}], state_file, scene_cuts
+        )
+        data = {"format": FORMAT, "key": self.key, **asdict(progress)}
         tmp = self.manifest.with_suffix(".tmp")
-        with open(tmp, "w") as f:
-            json.dump(data, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.manifest)
-        _fsync_dir(self.dir)
+        try:
+            with open(tmp, "w") as f:
+                json.dump(data, f, indent=1)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.manifest)
+            _fsync_dir(self.dir)
+        except OSError as exc:  # not committed: the files written for it are strays to the next run
+            raise OutputError(f"writing the resume journal {str(self.dir)!r} failed: {exc}") from None
+        self.progress = progress
         if old_state and old_state != state_file:
             (self.dir / old_state).unlink(missing_ok=True)
 
