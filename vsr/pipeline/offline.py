@@ -363,14 +363,20 @@ class _Job:
 
             def encode(outputs: list) -> None:
                 nonlocal written
-                n = job.encode(outputs, vi.time_base)
+                try:
+                    n = job.encode(outputs, vi.time_base)
+                except (av.FFmpegError, OSError) as exc:
+                    raise OutputError(f"writing the parts in {str(work)!r} failed: {exc}") from None
                 written += n
                 bar.update(n)
 
             self._pipeline(job.rows(), lambda row, stop: job.upscale(self.runner, row, stop), encode)
             self.damage = job.damage()
             self.runner.scene_cuts = sum(lane.state.scene_cuts for lane in job.lanes)
-            segments_done = [(e.path, e.finish().headers) for e in encoders]
+            try:
+                segments_done = [(e.path, e.finish().headers) for e in encoders]
+            except (av.FFmpegError, OSError) as exc:
+                raise OutputError(f"writing the parts in {str(work)!r} failed: {exc}") from None
             try:
                 join_segments(writer, segments_done, written, vi, cfg.input)
             except av.FFmpegError as exc:
