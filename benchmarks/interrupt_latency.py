@@ -9,17 +9,15 @@ sent after a random delay (so it lands anywhere in a model step), and the time t
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from vsr.bench import machine_info, synthetic_clip
+from vsr.bench import save_result, synthetic_clip
 
 
 def one(clip: Path, out: Path, sig: signal.Signals, delay: float) -> tuple[float, int]:
@@ -66,15 +64,12 @@ def main() -> None:
     }
     print(summary)
     if args.json:
-        report = {
-            "command": "python " + " ".join(sys.argv),
-            "machine": machine_info(),
-            "input": f"synthetic {args.size} -> x4, fast-x4, --batch 8, libx264 ultrafast",
-            "summary": summary,
-            "runs": rows,
-        }
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        save_result(
+            args.json,
+            input=f"synthetic {args.size} -> x4, fast-x4, --batch 8, libx264 ultrafast",
+            summary=summary,
+            runs=rows,
+        )
 
 
 if __name__ == "__main__":

@@ -14,14 +14,13 @@ import argparse
 import json
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from udp_source import free_udp_port, udp_sender  # benchmarks/ (the script's folder)
 
-from vsr.bench import machine_info
+from vsr.bench import save_result
 
 
 def rss_mb(pid: int) -> float:
@@ -97,9 +96,7 @@ def main() -> None:
     print(f"restarts {result['restarts']}, reconnects {result['final']['reconnects']}, "
           f"frames out {result['final']['frames_out']}, RSS first/last/max {rss[0]:.0f}/{rss[-1]:.0f}/{max(rss):.0f} MB")  # fmt: skip
     if args.json:
-        report = {"command": "python " + " ".join(sys.argv), "machine": machine_info(), **result}
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        save_result(args.json, **result)
 
 
 if __name__ == "__main__":

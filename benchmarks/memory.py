@@ -12,15 +12,13 @@ vsr uses to refuse (or shrink the batch of) jobs that would not fit (vsr/pipelin
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from vsr.bench import machine_info, synthetic_clip
+from vsr.bench import save_result, synthetic_clip
 
 
 def peak_rss_mb(command: list[str]) -> tuple[float, float]:
@@ -71,9 +69,7 @@ def main() -> None:
     if args.sizes:
         report = by_size(["320x180", "480x270", "960x540"], 48, args.backend)
         if args.json:
-            report = {"command": "python " + " ".join(sys.argv), "machine": machine_info(), **report}
-            args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(json.dumps(report, indent=2) + "\n")
+            save_result(args.json, **report)
         return
     w, h = (int(v) for v in args.size.split("x"))
     results = {}
@@ -90,15 +86,12 @@ def main() -> None:
     ratio = results[str(args.long)]["peak_rss_mb"] / results[str(args.short)]["peak_rss_mb"]
     print(f"ratio long/short: {ratio:.3f}")
     if args.json:
-        report = {
-            "command": "python " + " ".join(sys.argv),
-            "machine": machine_info(),
-            "input": f"synthetic {args.size}, x4, vsr upscale --backend {args.backend} --preset veryfast",
-            "results": results,
-            "ratio_long_over_short": ratio,
-        }
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        save_result(
+            args.json,
+            input=f"synthetic {args.size}, x4, vsr upscale --backend {args.backend} --preset veryfast",
+            results=results,
+            ratio_long_over_short=ratio,
+        )
 
 
 if __name__ == "__main__":

@@ -6,13 +6,11 @@ python benchmarks/resume_overhead.py --json benchmarks/results/resume_overhead_c
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 import tempfile
 from pathlib import Path
 
 import vsr
-from vsr.bench import machine_info, synthetic_clip
+from vsr.bench import save_result, synthetic_clip
 
 
 def main() -> None:
@@ -45,14 +43,11 @@ def main() -> None:
             row["time_vs_plain"] = round(row["seconds"] / base["seconds"], 3)
             print(row, flush=True)
     if args.json:
-        report = {
-            "command": "python " + " ".join(sys.argv),
-            "machine": machine_info(),
-            "input": f"synthetic {args.size}, {args.frames} frames, x4 fast-x4 eager, libx264 {args.preset} CRF 18",
-            "results": rows,
-        }
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        save_result(
+            args.json,
+            input=f"synthetic {args.size}, {args.frames} frames, x4 fast-x4 eager, libx264 {args.preset} CRF 18",
+            results=rows,
+        )
 
 
 if __name__ == "__main__":

@@ -10,13 +10,11 @@ the run's wall time as vsr.upscale reports it (model load excluded, warm-up fram
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 import tempfile
 from pathlib import Path
 
 import vsr
-from vsr.bench import machine_info, synthetic_clip
+from vsr.bench import save_result, synthetic_clip
 
 
 def main() -> None:
@@ -51,15 +49,12 @@ def main() -> None:
     for row in results.values():
         row["speedup_vs_first"] = round(row["fps"] / base, 3)
     if args.json:
-        out = {
-            "command": "python " + " ".join(sys.argv),
-            "machine": machine_info(),
-            "input": f"synthetic {args.size}, {args.frames} frames, x4 fast-x4, --backend {args.backend}, "
+        save_result(
+            args.json,
+            input=f"synthetic {args.size}, {args.frames} frames, x4 fast-x4, --backend {args.backend}, "
             f"libx264 {args.preset}, --warmup {args.warmup}",
-            "results": results,
-        }
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(out, indent=2) + "\n")
+            results=results,
+        )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ model and once with bicubic through the same decoder and encoder.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import shlex
@@ -219,6 +220,13 @@ def machine_info() -> dict[str, Any]:
         "ffmpeg_libavcodec": ".".join(map(str, av.library_versions["libavcodec"])),
         "python": platform.python_version(),
     }
+
+
+def save_result(path: Path, **fields: Any) -> None:
+    """Write a benchmark result as JSON: the exact command, the machine, then `fields`."""
+    report = {"command": "python " + " ".join(sys.argv), "machine": machine_info(), **fields}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
 
 
 @dataclass
