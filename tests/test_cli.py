@@ -194,7 +194,7 @@ def test_interrupt_leaves_nothing(tmp_path: Path, sig: str) -> None:
     assert proc.returncode == 130
     assert stderr.strip() == (
         "vsr: error: interrupted; no output was written "
-        "(with --resume, running it again continues where it stopped)"
+        "(with --resume, a rerun could go on from where it stopped)"
     )
     assert _snapshot(tmp_path) == before
 
