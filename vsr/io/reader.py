@@ -126,6 +126,7 @@ class VideoReader:
         self._packets = self.container.demux()
         self._pending: list[av.VideoFrame] = []
         self._flushed = False
+        self._last_pts: int | None = None  # of the last frame _shown_frames() yielded
         self._side: Callable[[av.Packet], None] | None = None
         self._side_backlog: list[av.Packet] = []  # side packets demuxed before batches() starts
         first = self._next_frame()
@@ -223,46 +224,26 @@ class VideoReader:
 
         `skip` frames are decoded and dropped first (resuming a job); with `boundary`, no batch
         crosses a multiple of `boundary` frames (counted from the first frame, skipped ones
-        included). A frame whose timestamp is not after the previous one cannot be shown: it is
-        dropped and counted, as ffmpeg does. At the end the video is checked against the length
-        its header states (truncation).
+        included). At the end the video is checked against the length its header states.
         """
         if side is not None:
             for packet in self._side_backlog:
                 side(packet)
         self._side_backlog.clear()
         self._side = side if side is not None else (lambda packet: None)
-        fmt = "rgb24" if self.info.bit_depth <= 8 else "rgb48le"
-        time_base = self.info.time_base
-        step = self._pts_step
         arrays: list[np.ndarray] = []
         pts: list[int] = []
-        last_pts: int | None = None
-        index = 0  # frames kept so far, skipped ones included
-        while (frame := self._next_frame()) is not None:
-            p = frame.pts if frame.pts is not None else (0 if last_pts is None else last_pts + step)
-            if last_pts is not None and p <= last_pts:
-                self.damage.duplicate_pts += 1
-                continue
-            last_pts = p
-            index += 1
+        for index, (p, frame) in enumerate(self._shown_frames(), start=1):  # skipped ones included
             if index <= skip:
                 continue
-            # A stream whose frame size changes midway is scaled to its first size, as ffmpeg does.
-            arrays.append(frame.to_ndarray(format=fmt, width=self.info.width, height=self.info.height))
-            pts.append(int(p))
+            arrays.append(self._rgb(frame))
+            pts.append(p)
             if len(arrays) == size or (boundary and index % boundary == 0):
-                yield FrameBatch(torch.from_numpy(np.stack(arrays)), tuple(pts), time_base)
+                yield FrameBatch(torch.from_numpy(np.stack(arrays)), tuple(pts), self.info.time_base)
                 arrays, pts = [], []
         if arrays:
-            yield FrameBatch(torch.from_numpy(np.stack(arrays)), tuple(pts), time_base)
-        self._check_length(last_pts, step)
-
-    @property
-    def _pts_step(self) -> int:
-        """pts increment of one frame (for frames without a pts, and the last frame's duration)."""
-        rate, time_base = self.info.rate, self.info.time_base
-        return max(1, round(1 / (rate * time_base))) if rate else 1
+            yield FrameBatch(torch.from_numpy(np.stack(arrays)), tuple(pts), self.info.time_base)
+        self.check_length()
 
     def frames_from(
         self, start: int | None, *, count_from: int | None = None
@@ -271,46 +252,64 @@ class VideoReader:
 
         For segment-parallel upscaling: several readers of one file at different places. Side
         packets are dropped (the join copies them from the input). Repeated timestamps are
-        dropped as in batches(), counted only from pts `count_from` on (warm-up frames that
-        another reader outputs are not counted twice).
+        counted only from pts `count_from` on (warm-up frames that another reader outputs are not
+        counted twice).
         """
         self._side = lambda packet: None
         self._side_backlog.clear()
         if start is not None:
-            self.container.seek(start, stream=self.stream, backward=True)  # a key frame at or before
+            self._seek(start)
+        for p, frame in self._shown_frames(count_from):
+            if start is None or p >= start:
+                yield p, self._rgb(frame)
+
+    def _seek(self, pts: int) -> None:
+        """Go to the key frame at or before `pts`; to the top if the demuxer lands after it."""
+        self.container.seek(pts, stream=self.stream, backward=True)
+        self._packets = self.container.demux()
+        self._pending.clear()
+        first = self._next_frame()
+        if first is not None and first.pts is not None and first.pts > pts:  # overshot (MPEG-TS...)
+            self.container.seek(0, backward=True)
             self._packets = self.container.demux()
             self._pending.clear()
-        fmt = "rgb24" if self.info.bit_depth <= 8 else "rgb48le"
-        last_pts: int | None = None
-        first = True
+        elif first is not None:
+            self._pending.insert(0, first)
+
+    def _shown_frames(self, count_from: int | None = None) -> Iterator[tuple[int, av.VideoFrame]]:
+        """(pts, frame) in display order. A frame whose timestamp is not after the previous one
+        cannot be shown: it is dropped and counted (from pts `count_from` on), as ffmpeg does.
+        Frames without a pts get the previous one's plus a frame; `_last_pts` keeps the last."""
+        self._last_pts = None
         while (frame := self._next_frame()) is not None:
-            p = frame.pts if frame.pts is not None else (0 if last_pts is None else last_pts + self._pts_step)
-            if first and start is not None and p > start:  # the seek overshot: read from the top
-                self.container.seek(0, backward=True)
-                self._packets = self.container.demux()
-                self._pending.clear()
-                first = False
-                continue
-            first = False
-            if last_pts is not None and p <= last_pts:
+            last = self._last_pts
+            p = int(frame.pts) if frame.pts is not None else (0 if last is None else last + self._pts_step)
+            if last is not None and p <= last:
                 if count_from is None or p >= count_from:
                     self.damage.duplicate_pts += 1
                 continue
-            last_pts = p
-            if start is not None and p < start:
-                continue
-            yield p, frame.to_ndarray(format=fmt, width=self.info.width, height=self.info.height)
+            self._last_pts = p
+            yield p, frame
 
-    def check_length(self, last_pts: int | None) -> None:
-        self._check_length(last_pts, self._pts_step)
+    def _rgb(self, frame: av.VideoFrame) -> np.ndarray:
+        # A stream whose frame size changes midway is scaled to its first size, as ffmpeg does.
+        fmt = "rgb24" if self.info.bit_depth <= 8 else "rgb48le"
+        return frame.to_ndarray(format=fmt, width=self.info.width, height=self.info.height)
 
-    def _check_length(self, last_pts: int | None, step: int) -> None:
-        """Fail (or count) when the video ends well before the duration its header states."""
+    @property
+    def _pts_step(self) -> int:
+        """pts increment of one frame (for frames without a pts, and the last frame's duration)."""
+        rate, time_base = self.info.rate, self.info.time_base
+        return max(1, round(1 / (rate * time_base))) if rate else 1
+
+    def check_length(self) -> None:
+        """After the last frame: fail (or count) when the video ends well before the end its
+        header states (truncation)."""
         stated = self._stated_end()
-        if stated is None or last_pts is None:
+        if stated is None or self._last_pts is None:
             return
-        frame = float(step * self.info.time_base)
-        got = float(last_pts * self.stream.time_base) + frame
+        frame = float(self._pts_step * self.info.time_base)
+        got = float(self._last_pts * self.stream.time_base) + frame
         if stated - got > max(0.5, 2 * frame):
             ends = f"the video ends at {_clock(got)} but its header says {_clock(stated)}"
             if self.on_error == "fail":

@@ -70,7 +70,6 @@ class _Lane:
     encoder: SegmentEncoder
     state: StreamState
     fresh: bool = True  # the next frame starts its sequence
-    last_pts: int | None = None
 
 
 Row = list[tuple[int, int, np.ndarray, bool, bool]]  # (lane, pts, frame, output?, reset?)
@@ -96,10 +95,9 @@ class ParallelJob:
                 if item is None or (lane.part.end is not None and item[0] >= lane.part.end):
                     active.remove(n)
                     if item is None and lane.part.end is None:
-                        lane.reader.check_length(lane.last_pts)  # the last part reached the end
+                        lane.reader.check_length()  # the last part reached the end
                     continue
                 pts, frame = item
-                lane.last_pts = pts
                 row.append((n, pts, frame, pts >= lane.part.start, lane.fresh))
                 lane.fresh = False
             if row:
