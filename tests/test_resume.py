@@ -192,3 +192,19 @@ def test_resume_with_subtitles_in_matroska(tmp_path: Path) -> None:
     info = probe(out)
     assert info["frames"] == 24 and [t for t, _ in info["streams"]] == ["video", "audio", "subtitle"]
     assert info["pts_seconds"] == probe(src)["pts_seconds"]
+
+
+def test_journal_lock_is_released_on_close(tmp_path: Path) -> None:
+    """In one process (the Python API), a job that failed must not lock out its own retry."""
+    from vsr.errors import OutputError
+    from vsr.pipeline.resume import Journal
+
+    first = Journal(tmp_path / "o.mp4", {"job": 1})
+    first.open()
+    with pytest.raises(OutputError, match="another vsr is writing"):
+        Journal(tmp_path / "o.mp4", {"job": 1}).open()
+    first.close()
+    again = Journal(tmp_path / "o.mp4", {"job": 1})
+    again.open()
+    again.remove()
+    assert not journal_dir(tmp_path / "o.mp4").exists()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -30,7 +31,7 @@ from vsr.io.writer import EncodeSettings, VideoWriter, atomic_output, check_enco
 from vsr.models.generator import State
 from vsr.models.zoo import BICUBIC, resolve_weights
 from vsr.pipeline.memory import fit_batch
-from vsr.pipeline.parallel import ParallelJob, frame_timestamps, plan_parts, remove_tree
+from vsr.pipeline.parallel import ParallelJob, frame_timestamps, plan_parts
 from vsr.pipeline.resume import Journal, file_digest, input_identity, join_segments
 from vsr.pipeline.stages import Pipeline
 
@@ -326,6 +327,8 @@ class _Job:
                     "run the same command again to go on"
                 ) from None
             raise
+        finally:
+            journal.close()
         journal.remove()
         return writer.frames_written
 
@@ -334,7 +337,7 @@ class _Job:
         cfg, vi = self.cfg, self.reader.info
         parts = plan_parts(frame_timestamps(cfg.input, self.reader.stream.index), segments, cfg.warmup)
         work = cfg.output.with_name(f".{cfg.output.name}.vsr-parts")
-        remove_tree(work)  # left by a killed run: nothing in it can be reused
+        shutil.rmtree(work, ignore_errors=True)  # left by a killed run: nothing in it can be reused
         work.mkdir()
         readers = [self.reader]
         encoders: list[SegmentEncoder] = []
@@ -392,4 +395,4 @@ class _Job:
         finally:
             for reader in readers[1:]:
                 reader.close()
-            remove_tree(work)
+            shutil.rmtree(work, ignore_errors=True)

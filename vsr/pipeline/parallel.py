@@ -11,7 +11,6 @@ without decoding, and each part's reader seeks to the key frame before its first
 
 from __future__ import annotations
 
-import shutil
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -133,7 +132,3 @@ class ParallelJob:
             if d.first_at is not None:
                 total.first_at = d.first_at if total.first_at is None else min(total.first_at, d.first_at)
         return total
-
-
-def remove_tree(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)

@@ -16,7 +16,7 @@ import os
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import av
 from safetensors.torch import load_file, save_file
@@ -77,6 +77,7 @@ class Journal:
         self.dir = journal_dir(output)
         self.key = key
         self.progress = Progress()
+        self._lock_file: IO[str] | None = None
 
     @property
     def manifest(self) -> Path:
@@ -116,11 +117,11 @@ class Journal:
 
     def _lock(self) -> None:
         """One run per journal: a second vsr on the same output is refused, not interleaved."""
-        self._lock_file = open(self.dir / LOCK, "a")  # noqa: SIM115 - held until the process ends
+        self._lock_file = open(self.dir / LOCK, "a")  # noqa: SIM115 - held until close()
         try:
             fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            self._lock_file.close()
+            self.close()
             raise OutputError(f"another vsr is writing {str(self.dir)!r} (same output, --resume)") from None
 
     def _files(self) -> set[str]:
@@ -169,7 +170,14 @@ class Journal:
         """(file, encoder headers digest) of each finished segment, in order."""
         return [(self.dir / s["file"], s["headers"]) for s in self.progress.segments]
 
+    def close(self) -> None:
+        """Release the lock (a later run in this process, or another process, may take it)."""
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+
     def remove(self) -> None:
+        self.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
