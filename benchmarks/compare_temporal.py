@@ -73,7 +73,7 @@ class Upscaler:
         out = []
         for i in range(data.shape[0]):
             batch = FrameBatch(data[i : i + 1], (i,), Fraction(1, 25), reset=self.per_frame)
-            out.append(self.runner.upscale(batch).data)
+            out.append(self.runner.upscale(batch).host())
         return torch.cat(out).permute(0, 3, 1, 2).float() / 255.0
 
 

@@ -47,7 +47,7 @@ def upscale_model(runner: Runner, lr: torch.Tensor, per_frame: bool) -> torch.Te
     out = []
     for i in range(data.shape[0]):
         batch = FrameBatch(data[i : i + 1], (i,), Fraction(1, 25), reset=per_frame)
-        out.append(runner.upscale(batch).data)
+        out.append(runner.upscale(batch).host())
     return torch.cat(out).permute(0, 3, 1, 2).float() / 255.0
 
 

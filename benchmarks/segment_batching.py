@@ -65,7 +65,7 @@ def segmented(runner, lr: torch.Tensor, segments: int, warmup: int) -> torch.Ten
 def sequential(runner, lr: torch.Tensor) -> torch.Tensor:
     runner.reset()
     batch = FrameBatch(lr, tuple(range(len(lr))), Fraction(1, 25))
-    return runner.upscale(batch).data
+    return runner.upscale(batch).host()
 
 
 def to_float(frames: torch.Tensor) -> torch.Tensor:

@@ -103,7 +103,7 @@ def test_cuda_fp16_matches_cpu_fp32() -> None:
     cpu, _ = build_runner("fast-x4", 4, device="cpu", dtype="float32")
     gpu, _ = build_runner("fast-x4", 4, device="cuda", dtype="float16")
     frames = _moving(6, 64, 48)
-    diff = (cpu.upscale(frames).data.int() - gpu.upscale(frames).data.int()).abs()
+    diff = (cpu.upscale(frames).host().int() - gpu.upscale(frames).host().int()).abs()
     assert diff.max() <= 3 and diff.float().mean() < 0.2
 
 

@@ -112,3 +112,18 @@ def test_streams_in_one_batch_equal_each_stream_alone() -> None:
     out = runner.step_streams(torch.stack([a[3], b[3]]), streams, [False, True])
     assert (out[1].int() - fresh.int()).abs().max() <= 1
     assert not torch.equal(out[0], alone[0][3])  # stream 0 went on from its own state (frame 3 again)
+
+
+def test_sync_free_scene_cuts_equal_the_branching_ones() -> None:
+    """CUDA's path decides cuts on the device (torch.where, no host sync per frame); run on the
+    CPU it must give the same frames and count as the Python branch, across a cut and batches."""
+    model, _ = load_model("fast-x4")
+    frames = torch.cat([_frames(4, 32, 24, seed=1), _frames(5, 32, 24, seed=2)])
+    outputs, cuts = [], []
+    for sync_free in (False, True):
+        runner = Runner(model, RunnerSettings(device=CPU, sync_free=sync_free))
+        parts = [runner.upscale(_batch(frames[i : i + 3], i)).data for i in range(0, 9, 3)]
+        outputs.append(torch.cat(parts))
+        cuts.append(runner.scene_cuts)
+    assert cuts == [1, 1]
+    assert torch.equal(outputs[0], outputs[1])

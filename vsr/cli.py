@@ -142,6 +142,13 @@ def upscale(
     warmup: Annotated[
         int, typer.Option(help="With --segments: frames each part starts early to warm its state.")
     ] = 4,
+    colour: Annotated[
+        str,
+        typer.Option(
+            help="Where YUV<->RGB conversion runs: device (beside the model; 8-bit 4:2:0 only), "
+            "swscale (FFmpeg, on the CPU), or auto: device on CUDA, swscale on the CPU.",
+        ),
+    ] = "auto",
 ) -> None:
     """Upscale a video file; audio and subtitles are copied, timestamps kept."""
     from vsr.config import UpscaleConfig
@@ -174,6 +181,7 @@ def upscale(
             checkpoint_every=checkpoint_every,
             segments=segments,
             warmup=warmup,
+            colour=colour,
         )
         report = upscale_file(cfg)
     if report.damage:

@@ -8,6 +8,7 @@ from pathlib import Path
 from vsr.errors import OptionError
 
 CODEC_DEFAULT = "libx264"
+COLOUR = ("auto", "device", "swscale")
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class UpscaleConfig:
     checkpoint_every: float = 10.0  # seconds of video per segment with --resume
     segments: int = 1  # parts of the video upscaled side by side in one batch (segment-parallel)
     warmup: int = 4  # frames each part but the first starts early, to warm its recurrent state
+    colour: str = "auto"  # YUV<->RGB: on the model's device, in swscale, or auto (device on CUDA)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "input", Path(self.input))
@@ -57,5 +59,7 @@ class UpscaleConfig:
             raise OptionError(f"--warmup must be 0 or more frames, got {self.warmup}")
         if self.segments > 1 and self.resume:
             raise OptionError("--segments and --resume cannot be combined yet; pick one")
+        if self.colour not in COLOUR:
+            raise OptionError(f"--colour must be one of {', '.join(COLOUR)}, got {self.colour!r}")
         if self.stream is not None and self.stream < 0:
             raise OptionError(f"--stream must be a stream index >= 0, got {self.stream}")

@@ -83,7 +83,7 @@ class EvalReport:
 
 
 def _float_frames(batch: FrameBatch) -> torch.Tensor:
-    return batch.data.permute(0, 3, 1, 2).float() / batch.max_value  # (n, 3, h, w)
+    return batch.host().permute(0, 3, 1, 2).float() / batch.max_value  # (n, 3, h, w)
 
 
 def _frames(path: Path, limit: int) -> Iterator[FrameBatch]:

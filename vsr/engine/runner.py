@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from vsr.engine.transfer import DeviceIO
+from vsr.engine.yuv import YuvMatrix, rgb_to_yuv420, yuv420_to_rgb
 from vsr.errors import BackendUnavailableError, Cancelled, OptionError
 from vsr.frames import FrameBatch
 from vsr.models.generator import FrameRecurrentGenerator, State
@@ -43,10 +45,10 @@ def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
 
 
 def to_frames(hr: torch.Tensor, max_value: int) -> torch.Tensor:
-    """(n, 3, H, W) float in [0, 1] -> (n, H, W, 3) uint8/uint16 on the CPU."""
+    """(n, 3, H, W) float in [0, 1] -> (n, H, W, 3) uint8/uint16, on hr's device."""
     out = hr.float().clamp_(0, 1).mul_(max_value).round_()
     out = out.to(torch.uint8) if max_value == 255 else out.to(torch.int32).to(torch.uint16)
-    return out.permute(0, 2, 3, 1).contiguous().cpu()
+    return out.permute(0, 2, 3, 1).contiguous()
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,17 @@ class RunnerSettings:
     dtype: torch.dtype = torch.float32
     # Mean absolute LR difference (0..1) above which a frame starts a new sequence (scene cut).
     scene_cut: float = 0.2
+    # Decide scene cuts on the device without waiting for it (torch.where instead of a Python
+    # branch); None: on CUDA, where a per-frame synchronisation would stall the GPU.
+    sync_free: bool | None = None
+
+
+@dataclass(frozen=True)
+class ColourPlan:
+    """yuv420p batches are converted on the device with these matrices (vsr.engine.yuv)."""
+
+    input: YuvMatrix
+    output: YuvMatrix
 
 
 @dataclass
@@ -65,7 +78,48 @@ class StreamState:
     scene_cuts: int = 0
 
 
-class Runner:
+class _DeviceFrames:
+    """Frames in and out of the device: upload, integer or yuv420p -> float RGB and back, download."""
+
+    device: torch.device
+    io: DeviceIO
+    scale: int
+    colour: ColourPlan | None = None
+    pad_multiple = 1
+
+    def convert_on_device(self, plan: ColourPlan | None) -> None:
+        """Accept yuv420p batches and return yuv420p, converting with `plan` on the device."""
+        self.colour = plan
+
+    def _frames_to_model(self, data: torch.Tensor, layout: str = "rgb") -> torch.Tensor:
+        """integer RGB (n, h, w, 3) or yuv420p (n, h*3/2, w) -> (n, 3, h', w') float in [0, 1],
+        padded to the model's multiple."""
+        x = self.io.upload(data)
+        if layout == "yuv420p":
+            if self.colour is None:
+                raise ValueError("a yuv420p batch needs convert_on_device() first")
+            x = yuv420_to_rgb(x, self.colour.input)
+        else:
+            x = x.permute(0, 3, 1, 2).float().div_(255 if data.dtype == torch.uint8 else 65535)
+        m = self.pad_multiple
+        pad_h, pad_w = -x.shape[2] % m, -x.shape[3] % m
+        if pad_h or pad_w:
+            x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
+        return x.contiguous(memory_format=torch.channels_last)
+
+    def _to_batch(self, hr: torch.Tensor, like: FrameBatch) -> FrameBatch:
+        """Model output for `like`'s frames -> a FrameBatch of the same layout, on its way to the host."""
+        hr = hr[..., : like.height * self.scale, : like.width * self.scale]
+        if like.layout == "yuv420p":
+            assert self.colour is not None
+            out = rgb_to_yuv420(hr, self.colour.output)
+        else:
+            out = to_frames(hr, like.max_value)
+        data, ready = self.io.download(out)
+        return FrameBatch(data, like.pts, like.time_base, like.reset, like.layout, ready)
+
+
+class Runner(_DeviceFrames):
     """Upscales consecutive FrameBatches of one video; the recurrent state lives here.
 
     `step_streams` instead takes one frame from each of several independent streams, whose states
@@ -75,12 +129,28 @@ class Runner:
     def __init__(self, model: FrameRecurrentGenerator, settings: RunnerSettings) -> None:
         self.settings = settings
         self.device = settings.device
+        self.io = DeviceIO(self.device)
         self.model = model.to(self.device).eval()
         if self.device.type == "cuda" or settings.dtype != torch.float32:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.scale = model.scale
+        self.pad_multiple = model.pad_multiple
+        self.sync_free = settings.sync_free if settings.sync_free is not None else self.device.type == "cuda"
         self.state: State | None = None
-        self.scene_cuts = 0
+        self._cuts = 0
+        self._pending_cuts: torch.Tensor | None = None  # counted on the device (sync_free)
+
+    @property
+    def scene_cuts(self) -> int:
+        if self._pending_cuts is not None:
+            self._cuts += int(self._pending_cuts)
+            self._pending_cuts = None
+        return self._cuts
+
+    @scene_cuts.setter
+    def scene_cuts(self, value: int) -> None:
+        self._pending_cuts = None
+        self._cuts = value
 
     def reset(self) -> None:
         self.state = None
@@ -96,28 +166,28 @@ class Runner:
     def restore(self, state: State | None) -> None:
         self.state = None if state is None else (state[0].to(self.device), state[1].to(self.device))
 
-    def _to_model(self, batch: FrameBatch) -> torch.Tensor:
-        return self._frames_to_model(batch.data)
-
-    def _frames_to_model(self, data: torch.Tensor) -> torch.Tensor:
-        # (n, h, w, 3) integer -> (n, 3, h', w') float in [0, 1], padded to the model's multiple
-        max_value = 255 if data.dtype == torch.uint8 else 65535
-        x = data.to(self.device, non_blocking=True)
-        x = x.permute(0, 3, 1, 2).float().div_(max_value)
-        m = self.model.pad_multiple
-        pad_h, pad_w = -data.shape[1] % m, -data.shape[2] % m
-        if pad_h or pad_w:
-            x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
-        return x.contiguous(memory_format=torch.channels_last)
-
-    def _from_model(self, hr: torch.Tensor, batch: FrameBatch) -> torch.Tensor:
-        return to_frames(hr[..., : batch.height * self.scale, : batch.width * self.scale], batch.max_value)
-
     def _is_cut(self, previous: torch.Tensor, current: torch.Tensor) -> bool:
         """A scene cut, or a frame of another size (the state cannot carry over)."""
         if previous.shape != current.shape:
             return True
         return float((current - previous).abs().mean()) > self.settings.scene_cut
+
+    def _carried(self, frame: torch.Tensor) -> State:
+        """The state to step `frame` from: the carried one, or a fresh one after a scene cut."""
+        state = self.state
+        if state is None:
+            return self.model.init_state(frame)
+        if self.sync_free and state[0].shape == frame.shape:
+            # Both candidates are computed and the choice stays on the device: no host sync.
+            cut = (frame - state[0]).abs().mean() > self.settings.scene_cut
+            counted = cut.to(torch.int32)
+            self._pending_cuts = counted if self._pending_cuts is None else self._pending_cuts + counted
+            fresh = self.model.init_state(frame)
+            return torch.where(cut, fresh[0], state[0]), torch.where(cut, fresh[1], state[1])
+        if self._is_cut(state[0], frame):
+            self._cuts += 1
+            return self.model.init_state(frame)
+        return state
 
     def _autocast(self) -> torch.autocast:
         dtype = self.settings.dtype
@@ -150,12 +220,12 @@ class Runner:
             stream.state = (lr[i : i + 1], folded[i : i + 1])
         h, w = frames.shape[1:3]
         max_value = 255 if frames.dtype == torch.uint8 else 65535
-        return to_frames(hr[..., : h * self.scale, : w * self.scale], max_value)
+        return to_frames(hr[..., : h * self.scale, : w * self.scale], max_value).cpu()
 
     @torch.inference_mode()
     def upscale(self, batch: FrameBatch, stop: threading.Event | None = None) -> FrameBatch:
         """Upscale the batch, carrying the state; `stop` set: raise Cancelled before the next frame."""
-        lr = self._to_model(batch)
+        lr = self._frames_to_model(batch.data, batch.layout)
         if batch.reset:
             self.reset()
         outputs = []
@@ -164,24 +234,18 @@ class Runner:
                 if stop is not None and stop.is_set():
                     raise Cancelled
                 frame = lr[i : i + 1]
-                if self.state is not None and self._is_cut(self.state[0], frame):
-                    self.scene_cuts += 1
-                    self.state = None
-                if self.state is None:
-                    self.state = self.model.init_state(frame)
-                hr, self.state = self.model.step(frame, self.state)
+                hr, self.state = self.model.step(frame, self._carried(frame))
                 outputs.append(hr)
-        return FrameBatch(
-            self._from_model(torch.cat(outputs), batch), batch.pts, batch.time_base, batch.reset
-        )
+        return self._to_batch(torch.cat(outputs), batch)
 
 
-class BicubicRunner:
+class BicubicRunner(_DeviceFrames):
     """The baseline: bicubic upscaling with the same conversions as Runner (no model, no state)."""
 
     def __init__(self, scale: int, device: torch.device) -> None:
         self.scale = scale
         self.device = device
+        self.io = DeviceIO(device)
         self.scene_cuts = 0
 
     def reset(self) -> None:
@@ -195,7 +259,7 @@ class BicubicRunner:
 
     @torch.inference_mode()
     def upscale(self, batch: FrameBatch, stop: threading.Event | None = None) -> FrameBatch:
-        return FrameBatch(self._upscale(batch.data), batch.pts, batch.time_base, batch.reset)
+        return self._to_batch(self._bicubic(self._frames_to_model(batch.data, batch.layout)), batch)
 
     def step_streams(
         self, frames: torch.Tensor, streams: list[StreamState], resets: list[bool]
@@ -204,10 +268,8 @@ class BicubicRunner:
         for stream in streams:
             stream.state = None
         with torch.inference_mode():
-            return self._upscale(frames)
+            hr = self._bicubic(self._frames_to_model(frames))
+            return to_frames(hr, 255 if frames.dtype == torch.uint8 else 65535).cpu()
 
-    def _upscale(self, data: torch.Tensor) -> torch.Tensor:
-        max_value = 255 if data.dtype == torch.uint8 else 65535
-        x = data.to(self.device).permute(0, 3, 1, 2).float().div_(max_value)
-        hr = F.interpolate(x, scale_factor=self.scale, mode="bicubic", align_corners=False)
-        return to_frames(hr, max_value)
+    def _bicubic(self, x: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(x, scale_factor=self.scale, mode="bicubic", align_corners=False)

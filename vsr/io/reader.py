@@ -86,6 +86,7 @@ class VideoReader:
             raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
         self.on_error = on_error
         self.damage = Damage()
+        self.layout = "rgb"  # what batches() yields; "yuv420p" where the runner converts on its device
         if not Path(self.path).exists():
             raise InputError(f"input {self.path!r} does not exist")
         if Path(self.path).is_dir():
@@ -236,13 +237,13 @@ class VideoReader:
         for index, (p, frame) in enumerate(self._shown_frames(), start=1):  # skipped ones included
             if index <= skip:
                 continue
-            arrays.append(self._rgb(frame))
+            arrays.append(self._array(frame))
             pts.append(p)
             if len(arrays) == size or (boundary and index % boundary == 0):
-                yield FrameBatch(torch.from_numpy(np.stack(arrays)), tuple(pts), self.info.time_base)
+                yield self._batch(arrays, pts)
                 arrays, pts = [], []
         if arrays:
-            yield FrameBatch(torch.from_numpy(np.stack(arrays)), tuple(pts), self.info.time_base)
+            yield self._batch(arrays, pts)
         self.check_length()
 
     def frames_from(
@@ -261,7 +262,7 @@ class VideoReader:
             self._seek(start)
         for p, frame in self._shown_frames(count_from):
             if start is None or p >= start:
-                yield p, self._rgb(frame)
+                yield p, self._array(frame, "rgb")
 
     def _seek(self, pts: int) -> None:
         """Go to the key frame at or before `pts`; to the top if the demuxer lands after it."""
@@ -291,10 +292,18 @@ class VideoReader:
             self._last_pts = p
             yield p, frame
 
-    def _rgb(self, frame: av.VideoFrame) -> np.ndarray:
+    def _array(self, frame: av.VideoFrame, layout: str | None = None) -> np.ndarray:
+        """The frame as RGB (swscale converts it with its own colour tags), or as yuv420p planes."""
         # A stream whose frame size changes midway is scaled to its first size, as ffmpeg does.
-        fmt = "rgb24" if self.info.bit_depth <= 8 else "rgb48le"
+        if (layout or self.layout) == "yuv420p":
+            fmt = "yuv420p"
+        else:
+            fmt = "rgb24" if self.info.bit_depth <= 8 else "rgb48le"
         return frame.to_ndarray(format=fmt, width=self.info.width, height=self.info.height)
+
+    def _batch(self, arrays: list[np.ndarray], pts: list[int]) -> FrameBatch:
+        data = torch.from_numpy(np.stack(arrays))
+        return FrameBatch(data, tuple(pts), self.info.time_base, layout=self.layout)
 
     @property
     def _pts_step(self) -> int:

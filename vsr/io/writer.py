@@ -104,10 +104,23 @@ def open_encoder(cc: av.VideoCodecContext, codec: str) -> None:
 
 
 def encoder_frames(batch: FrameBatch, pix_fmt: str, info: VideoInfo) -> Iterator[av.VideoFrame]:
-    """The batch's RGB images as VideoFrames in the encoder's format and colour space."""
+    """The batch's images as VideoFrames in the encoder's format and colour space.
+
+    RGB is converted by swscale with the output's matrix and range; yuv420p batches were
+    converted on the device (with the same tags) and go to a yuv420p encoder as they are."""
+    data = batch.host().numpy()
+    if batch.layout == "yuv420p":
+        if pix_fmt != "yuv420p":
+            raise ValueError(f"a yuv420p batch cannot feed a {pix_fmt} encoder")
+        for planes, pts in zip(data, batch.pts, strict=True):
+            frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
+            frame.colorspace, frame.color_range = info.colorspace, info.color_range
+            frame.pts, frame.time_base = pts, batch.time_base
+            yield frame
+        return
     fmt = "rgb24" if batch.data.dtype.itemsize == 1 else "rgb48le"
     colorspace = swscale_colorspace(info.colorspace)
-    for image, pts in zip(batch.data.cpu().numpy(), batch.pts, strict=True):
+    for image, pts in zip(data, batch.pts, strict=True):
         frame = av.VideoFrame.from_ndarray(image, format=fmt)
         frame = frame.reformat(
             format=pix_fmt, dst_colorspace=colorspace, dst_color_range=info.color_range or None

@@ -22,12 +22,13 @@ from tqdm import tqdm
 from vsr import __version__
 from vsr.config import UpscaleConfig
 from vsr.engine.backends import build_runner
-from vsr.engine.runner import BicubicRunner, Runner
+from vsr.engine.runner import BicubicRunner, ColourPlan, Runner
+from vsr.engine.yuv import YuvMatrix, supports_matrix
 from vsr.errors import InputError, Interrupted, OutputError
 from vsr.frames import FrameBatch
-from vsr.io.reader import Damage, VideoReader
+from vsr.io.reader import Damage, VideoInfo, VideoReader
 from vsr.io.segments import SegmentEncoder
-from vsr.io.writer import EncodeSettings, VideoWriter, atomic_output, check_encoder
+from vsr.io.writer import EncodeSettings, VideoWriter, atomic_output, check_encoder, output_pix_fmt
 from vsr.models.generator import State
 from vsr.models.zoo import BICUBIC, resolve_weights
 from vsr.pipeline.memory import fit_batch
@@ -53,6 +54,7 @@ class UpscaleReport:
     scene_cuts: int
     damage: Damage = field(default_factory=Damage)
     resumed: int = 0  # frames a --resume run found finished in its journal
+    colour: str = "swscale"  # where YUV<->RGB ran: swscale, or device
 
     @property
     def fps(self) -> float:
@@ -63,7 +65,7 @@ class UpscaleReport:
         resumed = f" ({self.resumed} resumed)" if self.resumed else ""
         return (
             f"{self.frames} frames{resumed} {w}x{h} -> {ow}x{oh} in {self.seconds:.1f} s ({self.fps:.1f} fps), "
-            f"model {self.model} on {self.device} ({self.dtype}) -> {self.output}"
+            f"model {self.model} on {self.device} ({self.dtype}, colour by {self.colour}) -> {self.output}"
         )
 
 
@@ -88,6 +90,35 @@ def check_paths(input: Path, output: Path, overwrite: bool) -> None:
         raise OutputError(f"output directory {str(parent)!r} is not writable")
 
 
+def colour_plan(
+    cfg: UpscaleConfig, info: VideoInfo, device: str, settings: EncodeSettings, out_height: int
+) -> ColourPlan | None:
+    """Convert YUV<->RGB on the model's device (--colour device, or auto on CUDA) where input and
+    output are 8-bit 4:2:0 with a known matrix; None: swscale converts on the CPU."""
+    if cfg.colour == "swscale" or (cfg.colour == "auto" and not device.startswith("cuda")):
+        return None
+    pix_fmt, out_info = output_pix_fmt(info, out_height, settings)
+    why = None
+    if info.pix_fmt not in ("yuv420p", "nv12"):
+        why = f"the input is {info.pix_fmt}"
+    elif info.width % 2 or info.height % 2:
+        why = f"the input's size {info.width}x{info.height} is odd"
+    elif pix_fmt != "yuv420p":
+        why = f"the output is {pix_fmt}"
+    elif not (supports_matrix(info.colorspace) and supports_matrix(out_info.colorspace)):
+        why = "the input's colour matrix is not one vsr converts"
+    elif cfg.segments > 1:
+        why = "--segments converts with swscale"
+    if why is not None:
+        if cfg.colour == "device":
+            log.warning("--colour device: %s, so swscale converts instead", why)
+        return None
+    return ColourPlan(
+        YuvMatrix.from_tags(info.colorspace, info.color_range),
+        YuvMatrix.from_tags(out_info.colorspace, out_info.color_range),
+    )
+
+
 def upscale_file(cfg: UpscaleConfig) -> UpscaleReport:
     check_paths(cfg.input, cfg.output, cfg.overwrite)
     check_encoder(cfg.codec)
@@ -110,6 +141,10 @@ def upscale_file(cfg: UpscaleConfig) -> UpscaleReport:
         out_w, out_h = vi.width * cfg.scale, vi.height * cfg.scale
         # Refuse, before any work, what cannot fit; segment-parallel runs hold `segments` frames a step.
         batch = fit_batch(out_w, out_h, cfg.segments if cfg.segments > 1 else cfg.batch)
+        plan = colour_plan(cfg, vi, str(runner.device), settings, out_h)
+        if plan is not None:
+            runner.convert_on_device(plan)
+            reader.layout = "yuv420p"
         job = _Job(cfg, reader, runner, settings, out_w, out_h, batch)
         bar = tqdm(
             total=vi.frames or None,
@@ -142,6 +177,7 @@ def upscale_file(cfg: UpscaleConfig) -> UpscaleReport:
         scene_cuts=runner.scene_cuts,
         damage=job.damage,
         resumed=job.resumed,
+        colour="swscale" if plan is None else "device",
     )
 
 
@@ -239,6 +275,7 @@ class _Job:
             "on_error": cfg.on_error,
             "segment_frames": segment_frames,
             "container": cfg.output.suffix.lower(),
+            "colour": self.reader.layout,
         }
 
     def run_resumable(self, bar: tqdm, model_name: str) -> int:
