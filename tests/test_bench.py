@@ -43,12 +43,42 @@ def test_bench_on_a_file_with_two_batch_sizes(tmp_path: Path) -> None:
     assert all(r["end_to_end"] == {} for r in rows)
 
 
+def test_bench_colour_on_device_and_its_fallback(tmp_path: Path) -> None:
+    """--colour device times the torch conversion as the colour stages; a 10-bit file cannot take
+    that path and the row says swscale converted it."""
+    out = tmp_path / "bench.json"
+    args = [
+        "bench",
+        "--size",
+        "64x48",
+        "--frames",
+        "6",
+        "--warmup",
+        "2",
+        "--batch",
+        "4",
+        "--colour",
+        "device",
+    ]
+    result = CliRunner().invoke(app, [*args, "--no-end-to-end", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(out.read_text())["rows"]
+    assert row["colour"] == "device" and all(v > 0 for v in row["stages"].values())
+    assert "colour by device" in result.stdout
+    deep = make_clip(tmp_path / "deep.mkv", frames=10, codec="ffv1", pix_fmt="yuv420p10le")
+    args = ["bench", str(deep), "--frames", "6", "--warmup", "2", "--batch", "4", "--colour", "device"]
+    result = CliRunner().invoke(app, [*args, "--no-end-to-end", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["rows"][0]["colour"] == "swscale"
+
+
 def test_bench_bad_options_one_line(tmp_path: Path) -> None:
     for args, message in (
         (["--size", "320by180"], "--size must look like"),
         (["--size", "15x9"], "even and at least 16"),
         ([str(tmp_path / "missing.mp4")], "does not exist"),
         (["--frames", "1"], "--frames must be at least 2"),
+        (["--colour", "gpu"], "--colour must be one of"),
     ):
         result = CliRunner().invoke(app, ["bench", *args])
         assert result.exit_code == 1

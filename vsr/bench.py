@@ -1,8 +1,9 @@
 """`vsr bench`: throughput per stage and end to end, always beside the bicubic baseline.
 
 Stages are timed one after another on the same frames, after a warm-up: decode (PyAV, to
-av.VideoFrame), colour in (YUV -> RGB, swscale), host-to-device, model (Runner: uint8 in, uint8
-out), device-to-host, colour out (RGB -> YUV 4:2:0), encode (the chosen encoder). End to end is
+av.VideoFrame), colour in (YUV -> RGB: swscale, or torch on the device), host-to-device, model
+(Runner: uint8 in, uint8 out), device-to-host, colour out (RGB -> YUV 4:2:0), encode (the chosen
+encoder). End to end is
 `vsr upscale` (decode, upscale and encode in their own threads) on the same clip, once with the
 model and once with bicubic through the same decoder and encoder.
 """
@@ -26,14 +27,15 @@ import av
 import numpy as np
 import torch
 
-from vsr.config import UpscaleConfig
+from vsr.config import COLOUR, UpscaleConfig
 from vsr.engine.backends import build_runner
-from vsr.engine.runner import BicubicRunner, Runner
+from vsr.engine.runner import BicubicRunner, ColourPlan, Runner
+from vsr.engine.yuv import YuvMatrix, rgb_to_yuv420, supports_matrix, yuv420_to_rgb
 from vsr.errors import InputError, OptionError
 from vsr.frames import FrameBatch
 from vsr.io.writer import check_encoder
 from vsr.models.zoo import BICUBIC
-from vsr.pipeline.offline import upscale_file
+from vsr.pipeline.offline import colour_on_device, upscale_file
 
 STAGES = ("decode", "colour_in", "h2d", "model", "d2h", "colour_out", "encode")
 
@@ -63,6 +65,7 @@ class BenchConfig:
     codec: str = "libx264"
     preset: str = "veryfast"
     crf: int = 18
+    colour: str = "auto"  # YUV<->RGB on the device, in swscale, or auto (device on CUDA)
     end_to_end: bool = True
 
     def __post_init__(self) -> None:
@@ -72,6 +75,8 @@ class BenchConfig:
             raise OptionError(f"--warmup must be >= 0, got {self.warmup}")
         if any(b < 1 for b in self.batches):
             raise OptionError("--batch values must be at least 1")
+        if self.colour not in COLOUR:
+            raise OptionError(f"--colour must be one of {', '.join(COLOUR)}, got {self.colour!r}")
         if self.input is not None and not Path(self.input).is_file():
             raise InputError(f"input {str(self.input)!r} does not exist")
 
@@ -107,12 +112,28 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _colour_plan(stream: av.video.stream.VideoStream) -> ColourPlan | None:
+    """The device conversion for a clip, its own matrix and range both ways (as vsr upscale
+    does); None where it is not 8-bit 4:2:0 with a known matrix."""
+    cc = stream.codec_context
+    if cc.pix_fmt not in ("yuv420p", "nv12") or cc.width % 2 or cc.height % 2:
+        return None
+    if not supports_matrix(int(cc.colorspace)):
+        return None
+    matrix = YuvMatrix.from_tags(int(cc.colorspace), int(cc.color_range))
+    return ColourPlan(matrix, matrix)
+
+
 def stage_fps(clip: Path, cfg: BenchConfig, runner: Runner | BicubicRunner, batch: int) -> dict[str, float]:
-    """Frames per second of every stage alone, on `cfg.frames` frames after `cfg.warmup`."""
+    """Frames per second of every stage alone, on `cfg.frames` frames after `cfg.warmup`.
+
+    With the colour conversion on the device, colour_in/colour_out time the torch conversion
+    there, and the model stage (Runner.upscale) includes it, as it does in `vsr upscale`."""
     device = runner.device
     with av.open(str(clip)) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        plan = _colour_plan(stream) if colour_on_device(cfg.colour, device) else None
         decoded, t_decode = _timed(
             lambda: [
                 f for _, f in zip(range(cfg.warmup + cfg.frames), container.decode(stream), strict=False)
@@ -123,19 +144,31 @@ def stage_fps(clip: Path, cfg: BenchConfig, runner: Runner | BicubicRunner, batc
     frames = decoded[cfg.warmup :]
     n = len(frames)
     t_decode *= n / len(decoded)  # the warm-up frames are not timed apart from decoding
-    rgb, t_colour_in = _timed(lambda: [f.to_ndarray(format="rgb24") for f in frames])
-    host = torch.from_numpy(np.stack(rgb))
-    pinned = host.pin_memory() if device.type == "cuda" else host
-    on_device, t_h2d = _timed(lambda: (pinned.to(device, non_blocking=True), _sync(device))[0])
-    batches = [
-        FrameBatch(
-            on_device[i : i + batch], tuple(range(i, i + len(on_device[i : i + batch]))), Fraction(1, 25)
+    layout = "rgb" if plan is None else "yuv420p"
+    fmt = "rgb24" if plan is None else "yuv420p"
+    arrays, t_arrays = _timed(lambda: [f.to_ndarray(format=fmt) for f in frames])
+    host = torch.from_numpy(np.stack(arrays))
+    if device.type == "cuda":
+        host = host.pin_memory()
+    uploaded, t_h2d = _timed(lambda: (host.to(device, non_blocking=True), _sync(device))[0])
+    runner.convert_on_device(plan)
+    if plan is not None:
+        t_decode += t_arrays  # copying the planes out of the decoder's frames
+        _, t_colour_in = _timed(
+            lambda: (
+                [yuv420_to_rgb(uploaded[i : i + batch], plan.input) for i in range(0, n, batch)],
+                _sync(device),
+            )
         )
-        for i in range(0, n, batch)
-    ]
-    warm = FrameBatch(on_device[: min(batch, n)], tuple(range(min(batch, n))), Fraction(1, 25))
+    else:
+        t_colour_in = t_arrays
+
+    def as_batch(data: torch.Tensor, first: int) -> FrameBatch:
+        return FrameBatch(data, tuple(range(first, first + len(data))), Fraction(1, 25), layout=layout)
+
+    batches = [as_batch(uploaded[i : i + batch], i) for i in range(0, n, batch)]
     for _ in range(2):
-        runner.upscale(warm)  # kernels, allocator, oneDNN primitives
+        runner.upscale(as_batch(uploaded[: min(batch, n)], 0))  # kernels, allocator, oneDNN primitives
     runner.reset()
     _sync(device)
 
@@ -146,15 +179,29 @@ def stage_fps(clip: Path, cfg: BenchConfig, runner: Runner | BicubicRunner, batc
 
     upscaled, t_model = _timed(model)
     # Runner returns host tensors; time the copy back separately from a device copy.
-    hr_host = torch.cat([b.data for b in upscaled])
+    hr_host = torch.cat([b.host() for b in upscaled])
     hr_device = hr_host.to(device)
-    _, t_d2h = _timed(lambda: (hr_device.to("cpu"), _sync(device)))
+    pinned = torch.empty_like(hr_host, pin_memory=device.type == "cuda")
+    _, t_d2h = _timed(lambda: (pinned.copy_(hr_device, non_blocking=True), _sync(device)))
     images = list(hr_host.numpy())
-    yuv, t_colour_out = _timed(
-        lambda: [av.VideoFrame.from_ndarray(i, format="rgb24").reformat(format="yuv420p") for i in images]
-    )
+    if plan is not None:
+        hr_h, hr_w = upscaled[0].height, upscaled[0].width
+        # as the runner does, a batch at a time; the conversion's cost does not depend on content
+        rgb = torch.rand(min(batch, n), 3, hr_h, hr_w, device=device)
+        _, t_colour_out = _timed(
+            lambda: (
+                [rgb_to_yuv420(rgb[: min(batch, n - i)], plan.output) for i in range(0, n, batch)],
+                _sync(device),
+            )
+        )
+        yuv, t_wrap = _timed(lambda: [av.VideoFrame.from_ndarray(i, format="yuv420p") for i in images])
+    else:
+        yuv, t_colour_out = _timed(
+            lambda: [av.VideoFrame.from_ndarray(i, format="rgb24").reformat(format="yuv420p") for i in images]
+        )
+        t_wrap = 0.0
     encoder = av.CodecContext.create(cfg.codec, "w")
-    encoder.width, encoder.height = images[0].shape[1], images[0].shape[0]
+    encoder.width, encoder.height = yuv[0].width, yuv[0].height
     encoder.pix_fmt, encoder.time_base, encoder.framerate = "yuv420p", Fraction(1, 25), Fraction(25)
     if cfg.codec in ("libx264", "libx265"):
         encoder.options = {"preset": cfg.preset, "crf": str(cfg.crf)}
@@ -174,7 +221,7 @@ def stage_fps(clip: Path, cfg: BenchConfig, runner: Runner | BicubicRunner, batc
         "model": t_model,
         "d2h": t_d2h,
         "colour_out": t_colour_out,
-        "encode": t_encode,
+        "encode": t_encode + t_wrap,
     }
     return {k: (n / t if t > 0 else float("inf")) for k, t in times.items()}
 
@@ -195,6 +242,7 @@ def end_to_end_fps(clip: Path, cfg: BenchConfig, model: str | None, batch: int) 
                 preset=cfg.preset,
                 batch=batch,
                 progress=False,
+                colour=cfg.colour,
             )
         )
     return report.fps
@@ -235,6 +283,7 @@ class BenchRow:
     batch: int
     stages: dict[str, float]
     bicubic_stages: dict[str, float]
+    colour: str = "swscale"  # where YUV<->RGB ran: swscale, or device
     end_to_end: dict[str, float] = field(default_factory=dict)
 
 
@@ -264,6 +313,7 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] = lambda _: None
                     batch=batch,
                     stages=stage_fps(clip, cfg, runner, batch),
                     bicubic_stages=stage_fps(clip, cfg, BicubicRunner(cfg.scale, device), batch),
+                    colour="swscale" if runner.colour is None else "device",
                 )
                 if cfg.end_to_end:
                     progress(f"{size} batch {batch}: end to end")
@@ -298,7 +348,8 @@ def table(report: dict[str, Any]) -> str:
         + f"{'end-to-end':>12}{'ratio':>7}"
     )
     lines = [
-        f"fps per stage and end to end ({report['model']} on {report['device']}, {report['dtype']})",
+        f"fps per stage and end to end ({report['model']} on {report['device']}, {report['dtype']}, "
+        f"colour by {', '.join(sorted({r.get('colour', 'swscale') for r in report['rows']}))})",
         head,
     ]
     for row in report["rows"]:

@@ -308,6 +308,9 @@ def bench(
     backend: Backend = "eager",
     codec: Annotated[str, typer.Option(help="Encoder for the encode stage and end to end.")] = "libx264",
     preset: Annotated[str, typer.Option(help="Encoder preset.")] = "veryfast",
+    colour: Annotated[
+        str, typer.Option(help="YUV<->RGB on the device, in swscale, or auto (device on CUDA).")
+    ] = "auto",
     sweep: Annotated[
         bool, typer.Option(help="Sizes 320x180, 640x360, 960x540 x batches 1, 4, 8 (stages only).")
     ] = False,
@@ -341,6 +344,7 @@ def bench(
             backend=backend,
             codec=codec,
             preset=preset,
+            colour=colour,
             end_to_end=end_to_end and not sweep,
         )
         report = run_bench(cfg, progress=lambda m: typer.echo(f"vsr: bench {m}", err=True))

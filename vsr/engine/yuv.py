@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import torch
-import torch.nn.functional as F
 
 # AVColorSpace tag -> (Kr, Kb) luma coefficients; untagged video is BT.601, as swscale assumes.
 _KR_KB = {
@@ -85,16 +84,21 @@ def _planes(data: torch.Tensor, height: int, width: int) -> tuple[torch.Tensor, 
     return y, u, v
 
 
+def _mix(m: torch.Tensor, a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> list[torch.Tensor]:
+    """Each row of the 3x3 matrix `m` applied to the planes (a, b, c): weighted sums, which are
+    faster than einsum or a 1x1 convolution on the CPU (measured at 1280x720)."""
+    return [a * m[i, 0] + b * m[i, 1] + c * m[i, 2] for i in range(3)]
+
+
 def yuv420_to_rgb(data: torch.Tensor, matrix: YuvMatrix) -> torch.Tensor:
     """(n, h*3/2, w) uint8 yuv420p -> (n, 3, h, w) float32 RGB in [0, 1], on data's device."""
     height, width = data.shape[1] * 2 // 3, data.shape[2]
     y, u, v = (p.float() for p in _planes(data, height, width))
     offset, luma_scale, chroma_scale = matrix._scales()
-    chroma = torch.stack([u, v], dim=1).sub_(128.0).div_(chroma_scale)
-    chroma = chroma.repeat_interleave(2, dim=2).repeat_interleave(2, dim=3)
-    ycc = torch.cat([y.unsqueeze(1).sub_(offset).div_(luma_scale), chroma], dim=1)
-    m = _on_device(matrix, data.device, inverse=False)
-    return torch.einsum("ij,njhw->nihw", m, ycc).clamp_(0.0, 1.0)
+    y = y.sub_(offset).div_(luma_scale)
+    u, v = (c.sub_(128.0).div_(chroma_scale).repeat_interleave(2, 1).repeat_interleave(2, 2) for c in (u, v))
+    rgb = _mix(_on_device(matrix, data.device, inverse=False), y, u, v)
+    return torch.stack(rgb, dim=1).clamp_(0.0, 1.0)
 
 
 def rgb_to_yuv420(rgb: torch.Tensor, matrix: YuvMatrix) -> torch.Tensor:
@@ -103,10 +107,20 @@ def rgb_to_yuv420(rgb: torch.Tensor, matrix: YuvMatrix) -> torch.Tensor:
     rgb = rgb.float()
     m = _on_device(matrix, rgb.device, inverse=True)
     offset, luma_scale, chroma_scale = matrix._scales()
-    y = torch.einsum("j,njhw->nhw", m[0], rgb).mul_(luma_scale).add_(offset)
+    r, g, b = rgb.unbind(1)
+    y = r * m[0, 0] + g * m[0, 1] + b * m[0, 2]
     # The matrix is linear, so averaging RGB over 2x2 then converting equals converting then averaging.
-    pooled = F.avg_pool2d(rgb, 2)
-    chroma = torch.einsum("ij,njhw->nihw", m[1:], pooled).mul_(chroma_scale).add_(128.0)
-    planes = [y.reshape(n, -1), chroma[:, 0].reshape(n, -1), chroma[:, 1].reshape(n, -1)]
-    out = torch.cat(planes, dim=1).round_().clamp_(0, 255).to(torch.uint8)
+    pooled = (rgb[..., ::2, ::2] + rgb[..., 1::2, ::2] + rgb[..., ::2, 1::2] + rgb[..., 1::2, 1::2]) * 0.25
+    _, cb, cr = _mix(m, *pooled.unbind(1))
+    out = torch.empty(n, height * width * 3 // 2, dtype=torch.uint8, device=rgb.device)
+    luma, chroma = height * width, (height // 2) * (width // 2)
+    planes = (
+        (y, 0, luma_scale, offset),
+        (cb, luma, chroma_scale, 128.0),
+        (cr, luma + chroma, chroma_scale, 128.0),
+    )
+    for plane, at, scale, shift in planes:
+        size = plane.shape[1] * plane.shape[2]
+        # rounded and clamped, so copying into uint8 (which truncates) is exact
+        out[:, at : at + size].copy_(plane.reshape(n, -1).mul_(scale).add_(shift).round_().clamp_(0, 255))
     return out.reshape(n, height * 3 // 2, width)

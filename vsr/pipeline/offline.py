@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import av
+import torch
 from tqdm import tqdm
 
 from vsr import __version__
@@ -90,12 +91,17 @@ def check_paths(input: Path, output: Path, overwrite: bool) -> None:
         raise OutputError(f"output directory {str(parent)!r} is not writable")
 
 
+def colour_on_device(colour: str, device: torch.device) -> bool:
+    """--colour: device, or auto on CUDA (where it saves the copies most); swscale otherwise."""
+    return colour == "device" or (colour == "auto" and device.type == "cuda")
+
+
 def colour_plan(
-    cfg: UpscaleConfig, info: VideoInfo, device: str, settings: EncodeSettings, out_height: int
+    cfg: UpscaleConfig, info: VideoInfo, device: torch.device, settings: EncodeSettings, out_height: int
 ) -> ColourPlan | None:
-    """Convert YUV<->RGB on the model's device (--colour device, or auto on CUDA) where input and
-    output are 8-bit 4:2:0 with a known matrix; None: swscale converts on the CPU."""
-    if cfg.colour == "swscale" or (cfg.colour == "auto" and not device.startswith("cuda")):
+    """Convert YUV<->RGB on the model's device where input and output are 8-bit 4:2:0 with a
+    known matrix; None: swscale converts on the CPU."""
+    if not colour_on_device(cfg.colour, device):
         return None
     pix_fmt, out_info = output_pix_fmt(info, out_height, settings)
     why = None
@@ -141,7 +147,7 @@ def upscale_file(cfg: UpscaleConfig) -> UpscaleReport:
         out_w, out_h = vi.width * cfg.scale, vi.height * cfg.scale
         # Refuse, before any work, what cannot fit; segment-parallel runs hold `segments` frames a step.
         batch = fit_batch(out_w, out_h, cfg.segments if cfg.segments > 1 else cfg.batch)
-        plan = colour_plan(cfg, vi, str(runner.device), settings, out_h)
+        plan = colour_plan(cfg, vi, runner.device, settings, out_h)
         if plan is not None:
             runner.convert_on_device(plan)
             reader.layout = "yuv420p"
