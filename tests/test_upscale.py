@@ -145,3 +145,47 @@ def test_second_video_stream_selected(tmp_path: Path, caplog: pytest.LogCaptureF
     assert probe(tmp_path / "first.mkv")["width"] == 256
     assert probe(tmp_path / "second.mkv")["width"] == 128
     assert probe(tmp_path / "second.mkv")["frames"] == 5
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without CUDA")
+def test_hwaccel_cuda_without_a_gpu(tmp_path: Path) -> None:
+    """--hwaccel cuda where no CUDA device opens: one line naming it, nothing written; the
+    reader alone (auto) falls back to the CPU decoder, and a bad file still reads as a bad file."""
+    from typer.testing import CliRunner
+
+    from vsr.cli import app
+    from vsr.io.reader import VideoReader
+
+    src = make_clip(tmp_path / "in.mp4", frames=4)
+    result = CliRunner().invoke(app, ["upscale", str(src), str(tmp_path / "out.mp4"), "--hwaccel", "cuda"])
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1
+    assert "--hwaccel cuda" in result.stderr and not (tmp_path / "out.mp4").exists()
+    with VideoReader(src, hwaccel="cuda") as reader:
+        assert reader.hwaccel is None and sum(len(b) for b in reader.batches(2)) == 4
+    (tmp_path / "text.mp4").write_text("not a video")
+    result = CliRunner().invoke(
+        app, ["upscale", str(tmp_path / "text.mp4"), str(tmp_path / "o.mp4"), "--hwaccel", "cuda"]
+    )
+    assert result.exit_code == 1 and "not a video FFmpeg can read" in result.stderr
+
+
+@pytest.mark.cuda
+def test_gpu_path_matches_cpu(tmp_path: Path) -> None:
+    """On CUDA by default: NVDEC where it starts, colour on the device, fp16, pinned copies on
+    their own streams. Same frames and timestamps as the CPU fp32 run, pictures within 35 dB."""
+    import av
+    import numpy as np
+
+    src = make_clip(tmp_path / "in.mp4", frames=12, width=96, height=64, audio=True, colorspace=1)
+    cpu = _upscale(src, tmp_path / "cpu.mkv", codec="ffv1", device="cpu", dtype="float32")
+    gpu = _upscale(src, tmp_path / "gpu.mkv", codec="ffv1", device="cuda")
+    assert gpu.colour == "device" and cpu.colour == "swscale"
+    a, b = probe(tmp_path / "cpu.mkv"), probe(tmp_path / "gpu.mkv")
+    assert a["frames"] == b["frames"] == 12 and a["pts_seconds"] == b["pts_seconds"]
+
+    def planes(path: Path) -> list[np.ndarray]:
+        with av.open(str(path)) as c:
+            return [f.to_ndarray(format="yuv420p").astype(np.float64) for f in c.decode(video=0)]
+
+    for x, y in zip(planes(tmp_path / "cpu.mkv"), planes(tmp_path / "gpu.mkv"), strict=True):
+        assert 10 * np.log10(255**2 / max(np.mean((x - y) ** 2), 1e-12)) > 35

@@ -149,6 +149,13 @@ def upscale(
             "swscale (FFmpeg, on the CPU), or auto: device on CUDA, swscale on the CPU.",
         ),
     ] = "auto",
+    hwaccel: Annotated[
+        str,
+        typer.Option(
+            help="Decoding: cuda[:N] (NVDEC, fails where it cannot start), none (CPU), or auto: "
+            "NVDEC when the model runs on CUDA, else the CPU.",
+        ),
+    ] = "auto",
 ) -> None:
     """Upscale a video file; audio and subtitles are copied, timestamps kept."""
     from vsr.config import UpscaleConfig
@@ -182,6 +189,7 @@ def upscale(
             segments=segments,
             warmup=warmup,
             colour=colour,
+            hwaccel=hwaccel,
         )
         report = upscale_file(cfg)
     if report.damage:

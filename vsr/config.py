@@ -35,6 +35,7 @@ class UpscaleConfig:
     segments: int = 1  # parts of the video upscaled side by side in one batch (segment-parallel)
     warmup: int = 4  # frames each part but the first starts early, to warm its recurrent state
     colour: str = "auto"  # YUV<->RGB: on the model's device, in swscale, or auto (device on CUDA)
+    hwaccel: str = "auto"  # decoding: none, cuda[:N] (NVDEC), or auto (NVDEC when the model runs on CUDA)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "input", Path(self.input))
@@ -61,5 +62,7 @@ class UpscaleConfig:
             raise OptionError("--segments and --resume cannot be combined yet; pick one")
         if self.colour not in COLOUR:
             raise OptionError(f"--colour must be one of {', '.join(COLOUR)}, got {self.colour!r}")
+        if self.hwaccel not in ("auto", "none") and self.hwaccel.partition(":")[0] != "cuda":
+            raise OptionError(f"--hwaccel must be auto, none or cuda[:N], got {self.hwaccel!r}")
         if self.stream is not None and self.stream < 0:
             raise OptionError(f"--stream must be a stream index >= 0, got {self.stream}")

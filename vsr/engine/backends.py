@@ -183,23 +183,32 @@ class CompiledGenerator(nn.Module):
     """The step compiled by torch.compile (Inductor): fused elementwise work around the convolutions.
 
     Compiled on the first frame of each size (tens of seconds on a small CPU; Inductor keeps its
-    cache on disk, so later runs start faster). Needs a C++ compiler on CPU.
+    cache on disk, so later runs start faster). Needs a C++ compiler on CPU. On CUDA the mode is
+    "reduce-overhead": each step is replayed as a CUDA graph (the shapes are static per frame
+    size), which removes the launch cost of its many small kernels. A graph's outputs live in
+    memory the next replay overwrites, so each step's output is cloned before it becomes the
+    recurrent state.
     """
 
-    def __init__(self, model: FrameRecurrentGenerator) -> None:
+    def __init__(self, model: FrameRecurrentGenerator, device: torch.device | None = None) -> None:
         super().__init__()
         self.model = model.eval()
         self.args = model.args
         self.scale = model.scale
         self.pad_multiple = model.pad_multiple
         self.bicubic = model.bicubic
-        self._compiled = torch.compile(self.model, dynamic=False)
+        self.cuda_graphs = device is not None and device.type == "cuda"
+        mode = "reduce-overhead" if self.cuda_graphs else None
+        self._compiled = torch.compile(self.model, dynamic=False, mode=mode)
 
     def init_state(self, lr: torch.Tensor) -> State:
         return lr, self.bicubic(lr)
 
     def forward(self, lr: torch.Tensor, prev_lr: torch.Tensor, prev_folded: torch.Tensor) -> torch.Tensor:
         try:
+            if self.cuda_graphs and self._compiled is not self.model:
+                torch.compiler.cudagraph_mark_step_begin()  # the previous step's outputs are done with
+                return self._compiled(lr, prev_lr, prev_folded).clone()
             return self._compiled(lr, prev_lr, prev_folded)
         except Exception as exc:  # noqa: BLE001 - no compiler, unsupported platform...: run eager
             if self._compiled is self.model:
@@ -220,7 +229,7 @@ def make_generator(
     if backend == "eager":
         return model
     if backend == "compile":
-        return CompiledGenerator(model)
+        return CompiledGenerator(model, device)
     if backend == "ort":
         if dtype != torch.float32:
             raise OptionError("--backend ort runs in float32; pass --dtype float32")

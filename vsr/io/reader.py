@@ -6,6 +6,7 @@ can copy them into the output.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -14,9 +15,12 @@ from pathlib import Path
 import av
 import numpy as np
 import torch
+from av.codec.hwaccel import HWAccel
 
-from vsr.errors import InputError
+from vsr.errors import BackendUnavailableError, InputError
 from vsr.frames import FrameBatch
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -80,7 +84,19 @@ class Damage:
 class VideoReader:
     """Opens `path`, checks it holds decodable video, and yields its frames in batches."""
 
-    def __init__(self, path: str | Path, *, stream_index: int | None = None, on_error: str = "fail") -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        stream_index: int | None = None,
+        on_error: str = "fail",
+        hwaccel: str | None = None,
+        hwaccel_required: bool = False,
+    ) -> None:
+        """`hwaccel`: decode on a device through FFmpeg (e.g. "cuda": NVDEC; frames are downloaded
+        to system memory). Where it cannot start, decoding falls back to the CPU, or with
+        `hwaccel_required` the reader refuses; FFmpeg itself falls back per stream for codecs the
+        device does not decode."""
         self.path = str(path)
         if on_error not in ON_ERROR:
             raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
@@ -91,15 +107,35 @@ class VideoReader:
             raise InputError(f"input {self.path!r} does not exist")
         if Path(self.path).is_dir():
             raise InputError(f"input {self.path!r} is a directory, not a video file")
-        try:
-            self.container = av.open(self.path, metadata_errors="ignore")
-        except av.FFmpegError as exc:
-            raise InputError(f"input {self.path!r} is not a video FFmpeg can read ({exc.strerror})") from None
+        self.hwaccel = hwaccel
+        self.container = self._open(hwaccel, hwaccel_required)
         try:
             self._open_stream(stream_index)
         except BaseException:
             self.container.close()
             raise
+
+    def _open(self, hwaccel: str | None, required: bool) -> av.container.InputContainer:
+        if hwaccel is not None:
+            device_type, _, index = hwaccel.partition(":")
+            accel = HWAccel(device_type=device_type, device=index or None, allow_software_fallback=True)
+            try:
+                return av.open(self.path, metadata_errors="ignore", hwaccel=accel)
+            except av.FFmpegError as exc:
+                reason = exc.strerror
+            container = self._open(None, False)  # a bad file fails here with its own message
+            if required:
+                container.close()
+                raise BackendUnavailableError(
+                    f"--hwaccel {hwaccel}: FFmpeg cannot open a {device_type} decoding device here ({reason})"
+                )
+            log.info("hardware decoding (%s) unavailable (%s); decoding on the CPU", hwaccel, reason)
+            self.hwaccel = None
+            return container
+        try:
+            return av.open(self.path, metadata_errors="ignore")
+        except av.FFmpegError as exc:
+            raise InputError(f"input {self.path!r} is not a video FFmpeg can read ({exc.strerror})") from None
 
     def _open_stream(self, stream_index: int | None) -> None:
         fmt = self.container.format.name
@@ -154,12 +190,19 @@ class VideoReader:
             bit_depth=_frame_bit_depth(frame),
             rotation=int(frame.rotation or 0),
             sample_aspect_ratio=Fraction(s.sample_aspect_ratio) if s.sample_aspect_ratio else None,
-            colorspace=int(frame.colorspace),
-            color_range=int(frame.color_range),
+            colorspace=self._tag(frame.colorspace, s.codec_context.colorspace, unspecified=2),
+            color_range=self._tag(frame.color_range, s.codec_context.color_range, unspecified=0),
             color_primaries=int(frame.color_primaries),
             color_trc=int(frame.color_trc),
             codec=s.codec_context.name,
         )
+
+    def _tag(self, frame_value: int, stream_value: int, unspecified: int) -> int:
+        """A frame's colour tag; from a hardware decoder, whose downloaded frames may lack the
+        tags, the stream's where the frame has none."""
+        if self.hwaccel is not None and int(frame_value) == unspecified:
+            return int(stream_value)
+        return int(frame_value)
 
     def _damaged(self, seconds: float | None, what: str) -> None:
         """--on-error: fail on the first damage, or count it and go on."""

@@ -23,7 +23,7 @@ from tqdm import tqdm
 from vsr import __version__
 from vsr.config import UpscaleConfig
 from vsr.engine.backends import build_runner
-from vsr.engine.runner import BicubicRunner, ColourPlan, Runner
+from vsr.engine.runner import BicubicRunner, ColourPlan, Runner, resolve_device
 from vsr.engine.yuv import YuvMatrix, supports_matrix
 from vsr.errors import InputError, Interrupted, OutputError
 from vsr.frames import FrameBatch
@@ -56,6 +56,7 @@ class UpscaleReport:
     damage: Damage = field(default_factory=Damage)
     resumed: int = 0  # frames a --resume run found finished in its journal
     colour: str = "swscale"  # where YUV<->RGB ran: swscale, or device
+    hwaccel: str | None = None  # FFmpeg's hardware decoder, where one decoded (cuda: NVDEC)
 
     @property
     def fps(self) -> float:
@@ -64,9 +65,12 @@ class UpscaleReport:
     def summary(self) -> str:
         (w, h), (ow, oh) = self.input_size, self.output_size
         resumed = f" ({self.resumed} resumed)" if self.resumed else ""
+        notes = (", colour on the device" if self.colour == "device" else "") + (
+            f", decoded by {self.hwaccel}" if self.hwaccel else ""
+        )
         return (
             f"{self.frames} frames{resumed} {w}x{h} -> {ow}x{oh} in {self.seconds:.1f} s ({self.fps:.1f} fps), "
-            f"model {self.model} on {self.device} ({self.dtype}, colour by {self.colour}) -> {self.output}"
+            f"model {self.model} on {self.device} ({self.dtype}{notes}) -> {self.output}"
         )
 
 
@@ -125,12 +129,27 @@ def colour_plan(
     )
 
 
+def decode_hwaccel(setting: str, device: torch.device) -> tuple[str | None, bool]:
+    """(FFmpeg hwaccel for --hwaccel, whether it is required): auto decodes with NVDEC when the
+    model runs on CUDA (same GPU), and falls back to the CPU where NVDEC cannot start."""
+    if setting == "none":
+        return None, False
+    if setting == "auto":
+        if device.type != "cuda":
+            return None, False
+        return ("cuda" if device.index is None else f"cuda:{device.index}"), False
+    return setting, True
+
+
 def upscale_file(cfg: UpscaleConfig) -> UpscaleReport:
     check_paths(cfg.input, cfg.output, cfg.overwrite)
     check_encoder(cfg.codec)
     settings = EncodeSettings(codec=cfg.codec, crf=cfg.crf, preset=cfg.preset, pix_fmt=cfg.pix_fmt)
     start = time.perf_counter()
-    with VideoReader(cfg.input, stream_index=cfg.stream, on_error=cfg.on_error) as reader:
+    hwaccel, required = decode_hwaccel(cfg.hwaccel, resolve_device(cfg.device))
+    with VideoReader(
+        cfg.input, stream_index=cfg.stream, on_error=cfg.on_error, hwaccel=hwaccel, hwaccel_required=required
+    ) as reader:
         vi = reader.info
         for s in reader.uncarried:  # said, never dropped silently
             name = s.codec_context.name if s.codec_context is not None else "unknown"
@@ -184,6 +203,7 @@ def upscale_file(cfg: UpscaleConfig) -> UpscaleReport:
         damage=job.damage,
         resumed=job.resumed,
         colour="swscale" if plan is None else "device",
+        hwaccel=reader.hwaccel,
     )
 
 
@@ -388,7 +408,12 @@ class _Job:
         try:
             for _ in parts[1:]:
                 readers.append(
-                    VideoReader(cfg.input, stream_index=self.reader.stream.index, on_error=cfg.on_error)
+                    VideoReader(
+                        cfg.input,
+                        stream_index=self.reader.stream.index,
+                        on_error=cfg.on_error,
+                        hwaccel=self.reader.hwaccel,
+                    )
                 )
             writer = self._writer(work / f"partial{cfg.output.suffix}")
             global_header = bool(writer.video.codec_context.flags & av.codec.context.Flags.global_header)
