@@ -107,16 +107,28 @@ class _DeviceFrames:
             x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
         return x.contiguous(memory_format=torch.channels_last)
 
+    def _output(self, hr: torch.Tensor, height: int, width: int, layout: str, max_value: int) -> torch.Tensor:
+        """Model output, cropped to `scale` x the input size, as integer frames in `layout` (on the device)."""
+        hr = hr[..., : height * self.scale, : width * self.scale]
+        if layout == "yuv420p":
+            assert self.colour is not None
+            return rgb_to_yuv420(hr, self.colour.output)
+        return to_frames(hr, max_value)
+
     def _to_batch(self, hr: torch.Tensor, like: FrameBatch) -> FrameBatch:
         """Model output for `like`'s frames -> a FrameBatch of the same layout, on its way to the host."""
-        hr = hr[..., : like.height * self.scale, : like.width * self.scale]
-        if like.layout == "yuv420p":
-            assert self.colour is not None
-            out = rgb_to_yuv420(hr, self.colour.output)
-        else:
-            out = to_frames(hr, like.max_value)
+        out = self._output(hr, like.height, like.width, like.layout, like.max_value)
         data, ready = self.io.download(out)
         return FrameBatch(data, like.pts, like.time_base, like.reset, like.layout, ready)
+
+    def _to_host(self, hr: torch.Tensor, frames: torch.Tensor, layout: str) -> torch.Tensor:
+        """Model output for the input `frames` -> integer frames in `layout` on the CPU, now."""
+        height = frames.shape[1] * 2 // 3 if layout == "yuv420p" else frames.shape[1]
+        max_value = 255 if frames.dtype == torch.uint8 else 65535
+        data, ready = self.io.download(self._output(hr, height, frames.shape[2], layout, max_value))
+        if ready is not None:
+            ready.synchronize()
+        return data
 
 
 class Runner(_DeviceFrames):
@@ -195,32 +207,39 @@ class Runner(_DeviceFrames):
 
     @torch.inference_mode()
     def step_streams(
-        self, frames: torch.Tensor, streams: list[StreamState], resets: list[bool]
+        self, frames: torch.Tensor, streams: list[StreamState], resets: list[bool], layout: str = "rgb"
     ) -> torch.Tensor:
-        """One frame of each stream, (n, h, w, 3) integer, all the same size -> (n, H, W, 3).
+        """One frame of each stream, all the same size, as a batch in `layout` -> the upscaled
+        frames in the same layout, on the CPU.
 
         Each stream's state is reset where `resets` says so or at a scene cut, then all n frames
-        go through the model as one batch and every stream keeps its own next state.
+        go through the model as one batch and every stream keeps its own next state. The cut
+        scores of all streams are read back together: one host sync per call.
         """
-        lr = self._frames_to_model(frames)
+        lr = self._frames_to_model(frames, layout)
         with self._autocast():
+            carried = [
+                i
+                for i, s in enumerate(streams)
+                if not resets[i] and s.state is not None and s.state[0].shape == lr[i : i + 1].shape
+            ]
+            scores = (
+                torch.stack([(lr[i : i + 1] - streams[i].state[0]).abs().mean() for i in carried]).tolist()
+                if carried
+                else []
+            )
+            kept = {i for i, score in zip(carried, scores, strict=True) if score <= self.settings.scene_cut}
             for i, stream in enumerate(streams):
-                frame = lr[i : i + 1]
-                if resets[i]:
-                    stream.state = None
-                elif stream.state is not None and self._is_cut(stream.state[0], frame):
-                    stream.scene_cuts += 1
-                    stream.state = None
-                if stream.state is None:
-                    stream.state = self.model.init_state(frame)
+                if not resets[i] and stream.state is not None and i not in kept:
+                    stream.scene_cuts += 1  # a scene cut, or a frame of another size
+                if i not in kept:
+                    stream.state = self.model.init_state(lr[i : i + 1])
             prev_lr = torch.cat([s.state[0] for s in streams])
             prev_folded = torch.cat([s.state[1] for s in streams])
             hr, (_, folded) = self.model.step(lr, (prev_lr, prev_folded))
         for i, stream in enumerate(streams):
             stream.state = (lr[i : i + 1], folded[i : i + 1])
-        h, w = frames.shape[1:3]
-        max_value = 255 if frames.dtype == torch.uint8 else 65535
-        return to_frames(hr[..., : h * self.scale, : w * self.scale], max_value).cpu()
+        return self._to_host(hr, frames, layout)
 
     @torch.inference_mode()
     def upscale(self, batch: FrameBatch, stop: threading.Event | None = None) -> FrameBatch:
@@ -262,14 +281,13 @@ class BicubicRunner(_DeviceFrames):
         return self._to_batch(self._bicubic(self._frames_to_model(batch.data, batch.layout)), batch)
 
     def step_streams(
-        self, frames: torch.Tensor, streams: list[StreamState], resets: list[bool]
+        self, frames: torch.Tensor, streams: list[StreamState], resets: list[bool], layout: str = "rgb"
     ) -> torch.Tensor:
         """Same contract as Runner.step_streams; bicubic has no state to keep."""
         for stream in streams:
             stream.state = None
         with torch.inference_mode():
-            hr = self._bicubic(self._frames_to_model(frames))
-            return to_frames(hr, 255 if frames.dtype == torch.uint8 else 65535).cpu()
+            return self._to_host(self._bicubic(self._frames_to_model(frames, layout)), frames, layout)
 
     def _bicubic(self, x: torch.Tensor) -> torch.Tensor:
         return F.interpolate(x, scale_factor=self.scale, mode="bicubic", align_corners=False)

@@ -292,7 +292,7 @@ class VideoReader:
     def frames_from(
         self, start: int | None, *, count_from: int | None = None
     ) -> Iterator[tuple[int, np.ndarray]]:
-        """(pts, RGB array) of every frame from pts `start` on (None: the first frame), seeking there.
+        """(pts, array in `layout`) of every frame from pts `start` on (None: the first), seeking there.
 
         For segment-parallel upscaling: several readers of one file at different places. Side
         packets are dropped (the join copies them from the input). Repeated timestamps are
@@ -305,7 +305,7 @@ class VideoReader:
             self._seek(start)
         for p, frame in self._shown_frames(count_from):
             if start is None or p >= start:
-                yield p, self._array(frame, "rgb")
+                yield p, self._array(frame)
 
     def _seek(self, pts: int) -> None:
         """Go to the key frame at or before `pts`; to the top if the demuxer lands after it."""
@@ -335,10 +335,10 @@ class VideoReader:
             self._last_pts = p
             yield p, frame
 
-    def _array(self, frame: av.VideoFrame, layout: str | None = None) -> np.ndarray:
+    def _array(self, frame: av.VideoFrame) -> np.ndarray:
         """The frame as RGB (swscale converts it with its own colour tags), or as yuv420p planes."""
         # A stream whose frame size changes midway is scaled to its first size, as ffmpeg does.
-        if (layout or self.layout) == "yuv420p":
+        if self.layout == "yuv420p":
             fmt = "yuv420p"
         else:
             fmt = "rgb24" if self.info.bit_depth <= 8 else "rgb48le"

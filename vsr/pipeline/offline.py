@@ -117,8 +117,6 @@ def colour_plan(
         why = f"the output is {pix_fmt}"
     elif not (supports_matrix(info.colorspace) and supports_matrix(out_info.colorspace)):
         why = "the input's colour matrix is not one vsr converts"
-    elif cfg.segments > 1:
-        why = "--segments converts with swscale"
     if why is not None:
         if cfg.colour == "device":
             log.warning("--colour device: %s, so swscale converts instead", why)
@@ -415,6 +413,7 @@ class _Job:
                         hwaccel=self.reader.hwaccel,
                     )
                 )
+                readers[-1].layout = self.reader.layout
             writer = self._writer(work / f"partial{cfg.output.suffix}")
             global_header = bool(writer.video.codec_context.flags & av.codec.context.Flags.global_header)
             for n in range(len(parts)):

@@ -78,6 +78,7 @@ class ParallelJob:
     """B lanes (part, reader, encoder) through one Runner: decode rows, upscale them, encode."""
 
     def __init__(self, readers: list[VideoReader], parts: list[Part], encoders: list[SegmentEncoder]) -> None:
+        self.layout = readers[0].layout  # every reader yields the same: RGB, or yuv420p planes
         self.lanes = [
             _Lane(p, r, r.frames_from(p.warm, count_from=p.start), e, StreamState())
             for p, r, e in zip(parts, readers, encoders, strict=True)
@@ -109,7 +110,7 @@ class ParallelJob:
             raise Cancelled
         frames = torch.from_numpy(np.stack([frame for _, _, frame, _, _ in row]))
         states = [self.lanes[n].state for n, *_ in row]
-        hr = runner.step_streams(frames, states, [reset for *_, reset in row])
+        hr = runner.step_streams(frames, states, [reset for *_, reset in row], self.layout)
         return [(n, pts, hr[j], output) for j, (n, pts, _, output, _) in enumerate(row)]
 
     def encode(self, outputs: list[tuple[int, int, torch.Tensor, bool]], time_base: Fraction) -> int:
@@ -117,7 +118,7 @@ class ParallelJob:
         written = 0
         for n, pts, image, output in outputs:
             if output:
-                self.lanes[n].encoder.write(FrameBatch(image[None], (pts,), time_base))
+                self.lanes[n].encoder.write(FrameBatch(image[None], (pts,), time_base, layout=self.layout))
                 written += 1
         return written
 
