@@ -20,6 +20,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -116,7 +117,7 @@ class OrtGenerator(nn.Module):
     (`~/.cache/vsr/onnx`, or $VSR_CACHE_DIR) under a key of weights, size, opset and versions.
     """
 
-    def __init__(self, model: FrameRecurrentGenerator, device: torch.device) -> None:
+    def __init__(self, model: FrameRecurrentGenerator, device: torch.device, tensorrt: bool = False) -> None:
         super().__init__()
         try:
             import onnxruntime as ort
@@ -130,11 +131,20 @@ class OrtGenerator(nn.Module):
         self.scale = model.scale
         self.pad_multiple = model.pad_multiple
         self.bicubic = model.bicubic
+        self.device = device
         self.providers: list[Any] = ["CPUExecutionProvider"]
         if device.type == "cuda":
             if "CUDAExecutionProvider" not in ort.get_available_providers():
                 raise BackendUnavailableError("--backend ort on CUDA needs onnxruntime-gpu")
             self.providers.insert(0, ("CUDAExecutionProvider", {"device_id": device.index or 0}))
+        if tensorrt:  # the ONNX -> TensorRT path: ORT builds (and caches) fp16 engines per graph
+            trt_options = {
+                "device_id": device.index or 0,
+                "trt_fp16_enable": True,
+                "trt_engine_cache_enable": True,
+                "trt_engine_cache_path": str(cache_dir() / "ort-trt"),
+            }
+            self.providers.insert(0, ("TensorrtExecutionProvider", trt_options))
         self._digest = weights_digest(model)
         self._sessions: dict[tuple[int, int], Any] = {}
 
@@ -166,6 +176,8 @@ class OrtGenerator(nn.Module):
         return lr, self.bicubic(lr)
 
     def forward(self, lr: torch.Tensor, prev_lr: torch.Tensor, prev_folded: torch.Tensor) -> torch.Tensor:
+        if lr.device.type == "cuda":
+            return self._forward_bound(lr, prev_lr, prev_folded)
         feeds = {
             "lr": lr.float().contiguous().cpu().numpy(),
             "prev_lr": prev_lr.float().contiguous().cpu().numpy(),
@@ -173,6 +185,26 @@ class OrtGenerator(nn.Module):
         }
         (folded,) = self.session(*lr.shape[-2:]).run(["folded"], feeds)
         return torch.from_numpy(folded).to(lr.device)
+
+    def _forward_bound(
+        self, lr: torch.Tensor, prev_lr: torch.Tensor, prev_folded: torch.Tensor
+    ) -> torch.Tensor:
+        """ORT reads the inputs and writes the output where the tensors are (I/O binding): on
+        CUDA, GPU memory, with no host copies. Used on CUDA; works on the CPU too (tested there)."""
+        session = self.session(*lr.shape[-2:])
+        device, index = lr.device.type, lr.device.index or 0
+        inputs = {"lr": lr, "prev_lr": prev_lr, "prev_folded": prev_folded}
+        inputs = {name: t.float().contiguous() for name, t in inputs.items()}
+        b, _, h, w = lr.shape
+        folded = torch.empty(b, prev_folded.shape[1], h, w, device=lr.device)
+        binding = session.io_binding()
+        for name, t in inputs.items():
+            binding.bind_input(name, device, index, np.float32, tuple(t.shape), t.data_ptr())
+        binding.bind_output("folded", device, index, np.float32, tuple(folded.shape), folded.data_ptr())
+        if device == "cuda":
+            torch.cuda.current_stream(lr.device).synchronize()  # ORT runs on a stream of its own
+        session.run_with_iobinding(binding)
+        return folded
 
     def step(self, lr: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         folded = self(lr, *state)
@@ -222,6 +254,15 @@ class CompiledGenerator(nn.Module):
         return F.pixel_shuffle(folded, self.scale), (lr, folded)
 
 
+def _ort_has_tensorrt() -> bool:
+    """Whether ONNX Runtime (onnxruntime-gpu) can run graphs with TensorRT here."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return False
+    return "TensorrtExecutionProvider" in ort.get_available_providers()
+
+
 def make_generator(
     model: FrameRecurrentGenerator, backend: str, device: torch.device, dtype: torch.dtype
 ) -> nn.Module:
@@ -237,7 +278,13 @@ def make_generator(
     if backend == "trt":
         from vsr.engine.tensorrt import TrtGenerator
 
-        return TrtGenerator(model, device, dtype)
+        try:
+            return TrtGenerator(model, device, dtype)
+        except BackendUnavailableError as missing:
+            if device.type != "cuda" or not _ort_has_tensorrt():
+                raise
+            log.warning("%s; using ONNX Runtime's TensorRT execution provider instead", missing)
+            return OrtGenerator(model, device, tensorrt=True)
     raise OptionError(f"--backend {backend!r} is not one of {', '.join(BACKENDS)}")
 
 

@@ -5,7 +5,9 @@ for static shape buckets: the frame is padded to a multiple of 16 (grid_sample a
 are the ops TensorRT handles worst with dynamic sizes, and buckets keep the engine count small),
 and each (batch, height, width, precision) gets its own engine, saved with `torch_tensorrt.save`
 in the cache under a key of weights checksum, shape, precision, torch / torch-tensorrt / TensorRT
-versions and GPU name. Without the extra or without CUDA, a clear error names what is missing.
+versions and GPU name. Without the extra, ONNX Runtime's TensorRT execution provider runs the
+exported ONNX graph instead where onnxruntime-gpu has it (`backends.make_generator`); without
+either, or without CUDA, a clear error names what is missing.
 
 Written against the documented torch_tensorrt 2.x API (compile(ir="dynamo", arg_inputs=...,
 enabled_precisions=...), save(..., arg_inputs=...), torch.export.load); see the README for what
@@ -34,7 +36,8 @@ def _import_trt() -> tuple[Any, Any]:
         import torch_tensorrt
     except ImportError:
         raise BackendUnavailableError(
-            "--backend trt needs the [trt] extra (pip install 'vsr[trt]') and an NVIDIA GPU"
+            "--backend trt needs the [trt] extra (pip install 'vsr[trt]'), or onnxruntime-gpu with "
+            "TensorRT, and an NVIDIA GPU"
         ) from None
     return torch_tensorrt, tensorrt
 
