@@ -181,7 +181,7 @@ def stage_fps(clip: Path, cfg: BenchConfig, runner: Runner | BicubicRunner, batc
     # Runner returns host tensors; time the copy back separately from a device copy.
     hr_host = torch.cat([b.host() for b in upscaled])
     hr_device = hr_host.to(device)
-    pinned = torch.empty_like(hr_host, pin_memory=device.type == "cuda")
+    pinned = torch.empty(hr_host.shape, dtype=hr_host.dtype, pin_memory=device.type == "cuda")
     _, t_d2h = _timed(lambda: (pinned.copy_(hr_device, non_blocking=True), _sync(device)))
     images = list(hr_host.numpy())
     if plan is not None:

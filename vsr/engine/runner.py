@@ -290,4 +290,6 @@ class BicubicRunner(_DeviceFrames):
             return self._to_host(self._bicubic(self._frames_to_model(frames, layout)), frames, layout)
 
     def _bicubic(self, x: torch.Tensor) -> torch.Tensor:
-        return F.interpolate(x, scale_factor=self.scale, mode="bicubic", align_corners=False)
+        # Plain NCHW: on the CPU, bicubic plus the conversion to uint8 took 28-34 ms per 720p
+        # output frame against 37-45 ms from channels_last (Xeon, 2 threads).
+        return F.interpolate(x.contiguous(), scale_factor=self.scale, mode="bicubic", align_corners=False)

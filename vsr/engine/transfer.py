@@ -24,11 +24,16 @@ class DeviceIO:
             self._upload = torch.cuda.Stream(device)
             self._download = torch.cuda.Stream(device)
 
+    @staticmethod
+    def _pinned(like: torch.Tensor) -> torch.Tensor:
+        """Page-locked host memory of `like`'s shape and dtype (from torch's caching host allocator)."""
+        return torch.empty(like.shape, dtype=like.dtype, pin_memory=True)
+
     def upload(self, data: torch.Tensor) -> torch.Tensor:
         """`data` on the device, ready for work issued next on the current stream."""
         if not self.cuda or data.device.type == "cuda":
             return data.to(self.device)
-        staged = data if data.is_pinned() else torch.empty_like(data, pin_memory=True).copy_(data)
+        staged = data if data.is_pinned() else self._pinned(data).copy_(data)
         with torch.cuda.stream(self._upload):
             on_device = staged.to(self.device, non_blocking=True)
         compute = torch.cuda.current_stream(self.device)
@@ -40,7 +45,7 @@ class DeviceIO:
         """(host tensor, CUDA event or None): the copy has finished once the event has."""
         if not self.cuda:
             return data.contiguous().cpu(), None
-        host = torch.empty(data.shape, dtype=data.dtype, pin_memory=True)
+        host = self._pinned(data)
         self._download.wait_stream(torch.cuda.current_stream(self.device))
         with torch.cuda.stream(self._download):
             host.copy_(data, non_blocking=True)
