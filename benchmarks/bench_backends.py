@@ -9,13 +9,12 @@ bicubic baseline through the same decoder and encoder measured in the same run.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import torch
 
-from vsr.bench import BenchConfig, machine_info, run_bench
+from vsr.bench import BenchConfig, run_bench, save_result
 
 
 def main() -> None:
@@ -66,15 +65,12 @@ def main() -> None:
             f"| {r['time_ratio_vs_bicubic']:.2f}x |"
         )
     if args.json:
-        report = {
-            "command": "python " + " ".join(sys.argv),
-            "machine": machine_info(),
-            "input": f"synthetic {args.size} clip, {args.frames} frames (+8 warm-up), x4, batch {args.batch}",
-            "encoder": f"libx264 --preset {args.preset} --crf 18",
-            "results": results,
-        }
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        save_result(
+            args.json,
+            input=f"synthetic {args.size} clip, {args.frames} frames (+8 warm-up), x4, batch {args.batch}",
+            encoder=f"libx264 --preset {args.preset} --crf 18",
+            results=results,
+        )
 
 
 if __name__ == "__main__":

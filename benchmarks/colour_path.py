@@ -2,7 +2,9 @@
 
 Runs `vsr bench` (stages alone, then `vsr upscale` end to end beside bicubic) once per setting,
 alternating, `--repeats` times, and reports the median end-to-end fps of each. On a GPU this is
-the comparison that decides `--colour auto` there; on a CPU, that it stays swscale.
+the comparison that decides `--colour auto` there; on a CPU, that it stays swscale. Then upscales
+the sample both ways into lossless FFV1 and reports the PSNR between the two outputs (luma and
+chroma planes), i.e. what the choice changes in the pictures.
 
 python benchmarks/colour_path.py --json benchmarks/results/colour_path_cpu.json
 """
@@ -11,9 +13,41 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import tempfile
 from pathlib import Path
 
+import av
+import numpy as np
+
+import vsr
 from vsr.bench import BenchConfig, run_bench, save_result
+
+SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "city_320x180.mp4"
+
+
+def _planes(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as c:
+        return [f.to_ndarray(format="yuv420p").astype(np.float64) for f in c.decode(video=0)]
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(10 * np.log10(255**2 / max(np.mean((a - b) ** 2), 1e-12)))
+
+
+def picture_difference(device: str) -> dict[str, float]:
+    """Mean PSNR (dB) between the sample upscaled with swscale and with the device conversion."""
+    with tempfile.TemporaryDirectory() as tmp:
+        outs = {}
+        for colour in ("swscale", "device"):
+            outs[colour] = Path(tmp) / f"{colour}.mkv"
+            vsr.upscale(SAMPLE, outs[colour], codec="ffv1", colour=colour, device=device, progress=False)
+        a, b = _planes(outs["swscale"]), _planes(outs["device"])
+    rows = a[0].shape[0] * 2 // 3
+    return {
+        "frames": len(a),
+        "luma_psnr_db": statistics.mean(_psnr(x[:rows], y[:rows]) for x, y in zip(a, b, strict=True)),
+        "chroma_psnr_db": statistics.mean(_psnr(x[rows:], y[rows:]) for x, y in zip(a, b, strict=True)),
+    }
 
 
 def main() -> None:
@@ -50,13 +84,15 @@ def main() -> None:
         }
         for colour, rows in runs.items()
     }
-    print(summary)
+    quality = picture_difference(args.device)
+    print(summary, quality)
     if args.json:
         save_result(
             args.json,
             input=f"synthetic {args.size}, {args.frames} frames, x4 fast-x4 {args.backend}, batch {args.batch}, "
             "libx264 veryfast CRF 18",
             summary=summary,
+            sample_swscale_vs_device=quality,
             runs=runs,
         )
 

@@ -30,6 +30,10 @@ def test_bench_json_has_every_stage_the_baseline_and_the_ratio(tmp_path: Path) -
     assert e2e["model_fps"] > 0 and e2e["bicubic_fps"] > 0
     assert e2e["time_ratio_vs_bicubic"] == pytest.approx(e2e["bicubic_fps"] / e2e["model_fps"])
     assert "bicubic" in result.stdout and "ratio" in result.stdout
+    limit = row["limit"]  # the slowest thread of vsr upscale, from the stages timed alone
+    assert limit["fps"] == min(limit["threads_fps"].values())
+    assert limit["fps"] <= min(row["stages"][s] for s in limit["stages"])
+    assert f"the limit is the {limit['thread']} thread" in result.stdout
 
 
 def test_bench_on_a_file_with_two_batch_sizes(tmp_path: Path) -> None:

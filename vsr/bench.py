@@ -38,6 +38,27 @@ from vsr.models.zoo import BICUBIC
 from vsr.pipeline.offline import colour_on_device, upscale_file
 
 STAGES = ("decode", "colour_in", "h2d", "model", "d2h", "colour_out", "encode")
+# The threads of `vsr upscale` and the stages each runs. With the conversion on the device, the
+# model stage includes it and the colour stages are not separate work.
+THREADS = {
+    "swscale": {
+        "decode": ("decode", "colour_in"),
+        "upscale": ("h2d", "model", "d2h"),
+        "encode": ("colour_out", "encode"),
+    },
+    "device": {"decode": ("decode",), "upscale": ("h2d", "model", "d2h"), "encode": ("encode",)},
+}
+
+
+def pipeline_limit(stages: dict[str, float], colour: str) -> dict[str, Any]:
+    """The thread that bounds end-to-end fps, from the stages timed alone: each thread's fps is
+    1 / (sum of its stages' seconds per frame); the slowest one is the limit."""
+    fps = {
+        thread: 1.0 / sum(1.0 / stages[s] for s in names if stages[s] > 0)
+        for thread, names in THREADS[colour].items()
+    }
+    thread = min(fps, key=fps.__getitem__)
+    return {"thread": thread, "stages": list(THREADS[colour][thread]), "fps": fps[thread], "threads_fps": fps}
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -284,6 +305,7 @@ class BenchRow:
     stages: dict[str, float]
     bicubic_stages: dict[str, float]
     colour: str = "swscale"  # where YUV<->RGB ran: swscale, or device
+    limit: dict[str, Any] = field(default_factory=dict)  # the thread that bounds end to end
     end_to_end: dict[str, float] = field(default_factory=dict)
 
 
@@ -315,6 +337,7 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] = lambda _: None
                     bicubic_stages=stage_fps(clip, cfg, BicubicRunner(cfg.scale, device), batch),
                     colour="swscale" if runner.colour is None else "device",
                 )
+                row.limit = pipeline_limit(row.stages, row.colour)
                 if cfg.end_to_end:
                     progress(f"{size} batch {batch}: end to end")
                     ours = end_to_end_fps(clip, cfg, cfg.model, batch)
@@ -362,6 +385,12 @@ def table(report: dict[str, Any]) -> str:
             end = f"{fps:>12.1f}" if fps else f"{'-':>12}"
             ratio = f"{e2e['time_ratio_vs_bicubic']:>7.2f}" if fps and name != "bicubic" else ""
             lines.append(f"{row['size']:<10}{row['batch']:>6} {name:<10}{cells}{end}{ratio}")
+    for row in report["rows"]:
+        limit = row["limit"]
+        lines.append(
+            f"{row['size']} batch {row['batch']}: the limit is the {limit['thread']} thread "
+            f"({' + '.join(limit['stages'])}) at {limit['fps']:.1f} fps"
+        )
     lines.append(
         "ratio = end-to-end time with the model / time with bicubic through the same decoder and encoder"
     )
