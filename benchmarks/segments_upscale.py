@@ -61,6 +61,7 @@ def main() -> None:
     parser.add_argument("--segments", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--warmup", type=int, default=4)
     parser.add_argument("--backend", default="eager")
+    parser.add_argument("--device", default="auto")
     parser.add_argument("--preset", default="veryfast")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
@@ -68,16 +69,15 @@ def main() -> None:
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         clip = synthetic_clip(Path(tmp) / "in.mp4", w, h, args.frames)
-        vsr.upscale(clip, Path(tmp) / "warm.mkv", backend=args.backend, preset=args.preset, progress=False)
+        common = {"backend": args.backend, "device": args.device, "preset": args.preset, "progress": False}
+        vsr.upscale(clip, Path(tmp) / "warm.mkv", **common)
         for b in args.segments:
             report = vsr.upscale(
                 clip,
                 Path(tmp) / f"out{b}.mkv",
-                backend=args.backend,
-                preset=args.preset,
                 segments=b,
                 warmup=args.warmup,
-                progress=False,
+                **common,
             )
             assert report.frames == args.frames, report.frames
             results[str(b)] = {"fps": round(report.fps, 2), "seconds": round(report.seconds, 2)}
@@ -89,7 +89,8 @@ def main() -> None:
     if args.json:
         save_result(
             args.json,
-            input=f"synthetic {args.size}, {args.frames} frames, x4 fast-x4, --backend {args.backend}, "
+            input=f"synthetic {args.size}, {args.frames} frames, x4 fast-x4, --backend {args.backend} "
+            f"--device {args.device}, "
             f"libx264 {args.preset}, --warmup {args.warmup}",
             results=results,
             quality_on_sample=sample_quality,
