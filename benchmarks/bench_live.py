@@ -13,14 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from udp_source import free_udp_port, udp_sender  # benchmarks/ (the script's folder)
 
-from vsr.bench import machine_info
+from vsr.bench import save_result
 from vsr.models.checkpoint import save_generator
 from vsr.models.generator import PRESETS, FrameRecurrentGenerator
 
@@ -65,16 +64,13 @@ def main() -> None:
                 flush=True,
             )
     report = {
-        "command": "python " + " ".join(sys.argv),
-        "machine": machine_info(),
         "source": "samples/city_320x180.mp4 looped by ffmpeg -re as UDP MPEG-TS, 25 fps, 320x180",
         "output": "1280x720 MKV, libx264 veryfast CRF 23 (vsr live defaults)",
         "latency": "from the decoded frame leaving the demuxer to the encoded frame muxed into the output",
         "results": results,
     }
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        save_result(args.json, **report)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,6 @@ vsr.upscale on a 320x180 clip, with the bicubic baseline through the same decode
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 import tempfile
 import time
 from dataclasses import asdict
@@ -23,7 +21,7 @@ import numpy as np
 import torch
 
 import vsr
-from vsr.bench import machine_info
+from vsr.bench import save_result
 from vsr.engine.runner import Runner, RunnerSettings
 from vsr.frames import FrameBatch
 from vsr.models.generator import PRESETS, FrameRecurrentGenerator, GeneratorArgs
@@ -121,16 +119,13 @@ def main() -> None:
         )
 
     report = {
-        "command": "python " + " ".join(sys.argv),
-        "machine": machine_info(),
         "input": "samples/city_320x180.mp4 (320x180, 100 frames) -> 1280x720",
         "model_stage_fps": model_stage,
         "preset_candidates_model_stage_fps": candidates,
         "end_to_end": e2e,
     }
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        save_result(args.json, **report)
 
 
 if __name__ == "__main__":

@@ -13,8 +13,6 @@ H.264/H.265, twice; seeded per clip, so every method sees the same LR).
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -25,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vsr.bench import machine_info
+from vsr.bench import save_result
 from vsr.degradations import crop_to_multiple, degrade
 from vsr.engine.runner import Runner, RunnerSettings, resolve_dtype
 from vsr.frames import FrameBatch
@@ -187,8 +185,6 @@ def main() -> None:
             print(f"{name:<28}{m['psnr_y']:8.3f}{m['ssim_y']:8.4f}{m['tof']:8.3f}{m['flicker']:9.3f}")
     if args.json:
         report = {
-            "command": "python " + " ".join(sys.argv),
-            "machine": machine_info(),
             "seconds": round(time.time() - start, 1),
             "frames_per_clip": args.frames,
             "metrics": (
@@ -199,8 +195,7 @@ def main() -> None:
             "summary": summary,
             "clips": {s: {label(m): per for m, per in rows.items()} for s, rows in results.items()},
         }
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        save_result(args.json, **report)
 
 
 if __name__ == "__main__":

@@ -11,9 +11,6 @@ against HR. "model-per-frame" is the same model with its recurrent state reset o
 from __future__ import annotations
 
 import argparse
-import json
-import platform
-import sys
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -24,6 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from vsr.bench import save_result
 from vsr.degradations import bicubic_downscale, compress, crop_to_multiple
 from vsr.engine.runner import Runner, RunnerSettings, resolve_dtype
 from vsr.frames import FrameBatch
@@ -112,15 +110,9 @@ def main() -> None:
         for setting, clips in results.items()
     }
     report = {
-        "command": "python " + " ".join(sys.argv),
         "model": args.model,
         "model_info": info,
         "dtype": str(runner.settings.dtype).removeprefix("torch."),
-        "machine": {
-            "cpu": platform.processor() or platform.machine(),
-            "cores": torch.get_num_threads(),
-            "torch": torch.__version__,
-        },
         "seconds": round(time.time() - start, 1),
         "metrics": (
             f"PSNR-Y/SSIM-Y: BT.601 luma 16-235, border {scale}, per-frame mean (SSIM every {args.ssim_stride} frames); "
@@ -136,8 +128,7 @@ def main() -> None:
         for method, m in rows.items():
             print(f"{method:<16}{m['psnr_y']:8.3f}{m['ssim_y']:8.4f}{m['tof']:8.3f}{m['flicker']:9.3f}")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        save_result(args.json, **report)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -26,7 +25,7 @@ import av
 import numpy as np
 import torch
 
-from vsr.bench import machine_info
+from vsr.bench import save_result
 from vsr.degradations import bicubic_downscale, crop_to_multiple
 from vsr.engine.backends import build_runner
 from vsr.engine.runner import StreamState
@@ -149,8 +148,6 @@ def main() -> None:
     summary["sequential_psnr_y"] = float(np.mean([r["sequential_psnr_y"] for r in q.values()]))
     s = speed(runner, args.speed_frames, args.segments, max(args.warmups))
     report = {
-        "command": "python " + " ".join(sys.argv),
-        "machine": machine_info(),
         "model": name,
         "backend": args.backend,
         "dtype": str(runner.settings.dtype).removeprefix("torch."),
@@ -164,8 +161,7 @@ def main() -> None:
     }
     print(json.dumps(summary, indent=1))
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        save_result(args.json, **report)
 
 
 if __name__ == "__main__":

@@ -42,6 +42,9 @@ DEGRADATIONS = {
 }
 
 
+TRAINED_ON = "a 2-core AMD EPYC (AVX-512)"  # the machine of the first shipped models
+
+
 def stage_text(config: dict) -> str:
     if config.get("stage", "psnr") == "psnr":
         return f"psnr (Charbonnier on HR frames + {config['warp_weight']} x warping loss)"
@@ -67,6 +70,7 @@ def render(
     speed: dict | None,
     notes: str,
     comparison: dict | None = None,
+    trained_on: str = TRAINED_ON,
 ) -> str:
     scale = {m.name: m.args.scale for m in shipped_models()}[name]
     model, info = load_model(name, scale)
@@ -88,7 +92,7 @@ def render(
         f"- Stage: {stage_text(config)}.",
         f"- {info['iterations']} iterations, batch {config['batch']}, windows of {config['frames']} frames, "
         f"HR crops {config['crop']}x{config['crop']}, Adam lr {config['lr']} with warm-up and cosine decay; "
-        f"{training_hours(log_path):.2f} h on {config['threads']} thread(s) of a 2-core AMD EPYC (AVX-512), "
+        f"{training_hours(log_path):.2f} h on {config['threads']} thread(s) of {trained_on}, "
         f"seed {config['seed']}.",
         f"- Log: `{log_path}` (JSON lines: losses, learning rate, validation PSNR-Y every {config['val_every']} "
         "iterations on the first 20 frames of each validation clip).",
@@ -150,12 +154,13 @@ def main() -> None:
     parser.add_argument("--speed", type=Path)
     parser.add_argument("--comparison", type=Path, help="benchmarks/compare_temporal.py JSON")
     parser.add_argument("--notes", default="")
+    parser.add_argument("--trained-on", default=TRAINED_ON, help="the machine, as the card names it")
     args = parser.parse_args()
     comparison = json.loads(args.comparison.read_text()) if args.comparison else None
     quality = json.loads(args.quality.read_text()) if args.quality else None
     speed = json.loads(args.speed.read_text()) if args.speed else None
     out = WEIGHTS_DIR / f"{args.name}.md"
-    out.write_text(render(args.name, args.log, quality, speed, args.notes, comparison))
+    out.write_text(render(args.name, args.log, quality, speed, args.notes, comparison, args.trained_on))
     print(out)
 
 
