@@ -1,8 +1,8 @@
 """Quality of a shipped model on the validation clips, against bicubic and Lanczos.
 
 For every clip in --val-dir: HR = all decoded frames (cropped to a multiple of 2 x scale); LR = antialiased
-bicubic x4 downscale stored losslessly ("BI"), and the same LR compressed with H.264 CRF 23
-("BI+H264"). Each method upscales each LR; PSNR-Y / SSIM-Y (border 4), tOF and flicker are computed
+bicubic downscale by the model's scale, stored losslessly ("BI"), and the same LR compressed with H.264 CRF 23
+("BI+H264"). Each method upscales each LR; PSNR-Y / SSIM-Y (border = scale), tOF and flicker are computed
 against HR. "model-per-frame" is the same model with its recurrent state reset on every frame.
 
     python benchmarks/eval_quality.py --model fast-x4 --json benchmarks/results/quality_fast-x4.json
@@ -26,7 +26,7 @@ from vsr.degradations import bicubic_downscale, compress, crop_to_multiple
 from vsr.engine.runner import Runner, RunnerSettings, resolve_dtype
 from vsr.frames import FrameBatch
 from vsr.metrics import SequenceScorer
-from vsr.models.zoo import load_model
+from vsr.models.zoo import load_model, shipped_models
 
 
 def decode(path: Path, limit: int) -> torch.Tensor:
@@ -73,7 +73,8 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
-    model, info = load_model(args.model)
+    scales = {m.name: m.args.scale for m in shipped_models()}
+    model, info = load_model(args.model, scales.get(args.model, 4))
     scale = model.scale
     device = torch.device("cpu")
     runner = Runner(model, RunnerSettings(device=device, dtype=resolve_dtype(args.dtype, device)))
@@ -114,6 +115,7 @@ def main() -> None:
         "model_info": info,
         "dtype": str(runner.settings.dtype).removeprefix("torch."),
         "seconds": round(time.time() - start, 1),
+        "frames_per_clip": args.frames,
         "metrics": (
             f"PSNR-Y/SSIM-Y: BT.601 luma 16-235, border {scale}, per-frame mean (SSIM every {args.ssim_stride} frames); "
             f"tOF: mean L1 of Farneback flow difference in px (every {args.tof_stride} pairs); "

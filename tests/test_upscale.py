@@ -96,6 +96,14 @@ def test_scale_two_with_own_weights(tmp_path: Path) -> None:
     assert (probe(tmp_path / "out.mp4")["width"], probe(tmp_path / "out.mp4")["height"]) == (128, 96)
 
 
+def test_scale_two_with_the_shipped_model(tmp_path: Path) -> None:
+    """--scale 2 alone picks the shipped x2 model (fast-x2)."""
+    src = make_clip(tmp_path / "in.mp4", frames=4)
+    report = _upscale(src, tmp_path / "out.mp4", scale=2)
+    assert report.model == "fast-x2" and report.output_size == (128, 96)
+    assert (probe(tmp_path / "out.mp4")["width"], probe(tmp_path / "out.mp4")["height"]) == (128, 96)
+
+
 @pytest.mark.parametrize("codec,suffix", [("ffv1", ".mkv"), ("libx265", ".mp4"), ("libsvtav1", ".mkv")])
 def test_other_encoders(tmp_path: Path, codec: str, suffix: str) -> None:
     src = make_clip(tmp_path / "in.mp4", frames=6)

@@ -45,6 +45,15 @@ DEGRADATIONS = {
 TRAINED_ON = "a 2-core AMD EPYC (AVX-512)"  # the machine of the first shipped models
 
 
+def _frames_text(quality: dict) -> str:
+    """ "All frames", or "The first N frames" where the evaluation was limited (--frames N)."""
+    limit = quality.get("frames_per_clip")
+    if limit is None:  # results written before the field: the recorded command says it
+        words = quality.get("command", "").split()
+        limit = int(words[words.index("--frames") + 1]) if "--frames" in words else None
+    return f"The first {limit} frames" if limit and limit < 10_000 else "All frames"
+
+
 def stage_text(config: dict) -> str:
     if config.get("stage", "psnr") == "psnr":
         return f"psnr (Charbonnier on HR frames + {config['warp_weight']} x warping loss)"
@@ -104,7 +113,8 @@ def render(
             "",
             "## Validation",
             "",
-            f"All frames of the {len(next(iter(quality['clips'].values())))} clips in `../shared/data/val/` "
+            f"{_frames_text(quality)} of the {len(next(iter(quality['clips'].values())))} clips in "
+            "`../shared/data/val/` "
             "(never used for training). " + quality["metrics"] + ".",
             f'Model run in {quality["dtype"]} (the CPU default). "model-per-frame" is the same model with its '
             "recurrent state reset on every frame (no temporal information); BI+H264 is the BI input "
