@@ -21,6 +21,7 @@ import numpy as np
 
 import vsr
 from vsr.bench import BenchConfig, run_bench, save_result
+from vsr.metrics import psnr_plane
 
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "city_320x180.mp4"
 
@@ -28,10 +29,6 @@ SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "city_320x180.mp4"
 def _planes(path: Path) -> list[np.ndarray]:
     with av.open(str(path)) as c:
         return [f.to_ndarray(format="yuv420p").astype(np.float64) for f in c.decode(video=0)]
-
-
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    return float(10 * np.log10(255**2 / max(np.mean((a - b) ** 2), 1e-12)))
 
 
 def picture_difference(device: str) -> dict[str, float]:
@@ -45,8 +42,8 @@ def picture_difference(device: str) -> dict[str, float]:
     rows = a[0].shape[0] * 2 // 3
     return {
         "frames": len(a),
-        "luma_psnr_db": statistics.mean(_psnr(x[:rows], y[:rows]) for x, y in zip(a, b, strict=True)),
-        "chroma_psnr_db": statistics.mean(_psnr(x[rows:], y[rows:]) for x, y in zip(a, b, strict=True)),
+        "luma_psnr_db": statistics.mean(psnr_plane(x[:rows], y[:rows]) for x, y in zip(a, b, strict=True)),
+        "chroma_psnr_db": statistics.mean(psnr_plane(x[rows:], y[rows:]) for x, y in zip(a, b, strict=True)),
     }
 
 

@@ -98,6 +98,12 @@ def _add_subtitle(out: av.container.OutputContainer, stream: av.stream.Stream) -
     out.mux(packet)
 
 
+def yuv_planes(path: Path) -> list[np.ndarray]:
+    """Every decoded frame of a file as yuv420p planes (PyAV's packed layout), float64."""
+    with av.open(str(path)) as c:
+        return [f.to_ndarray(format="yuv420p").astype(np.float64) for f in c.decode(video=0)]
+
+
 def probe(path: Path) -> dict:
     """What the tests assert on: per-stream facts and the decoded video frames' timestamps."""
     with av.open(str(path)) as c:

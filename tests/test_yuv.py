@@ -11,9 +11,10 @@ import pytest
 import torch
 
 import vsr
-from tests.clips import make_clip, pattern, probe
+from tests.clips import make_clip, pattern, probe, yuv_planes
 from vsr.engine.yuv import YuvMatrix, rgb_to_yuv420, supports_matrix, yuv420_to_rgb
 from vsr.io.colors import swscale_colorspace
+from vsr.metrics import psnr_plane
 
 # (AVColorSpace, AVColorRange): untagged, BT.709, BT.601, BT.2020, each limited or full range.
 TAGS = [(2, 1), (1, 1), (1, 2), (6, 1), (5, 2), (9, 1), (7, 1), (4, 1)]
@@ -83,16 +84,6 @@ def test_matrices_known() -> None:
     assert torch.allclose(eye, torch.eye(3), atol=1e-6)
 
 
-def _planes(path: Path) -> list[np.ndarray]:
-    with av.open(str(path)) as c:
-        return [f.to_ndarray(format="yuv420p") for f in c.decode(video=0)]
-
-
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return 10 * np.log10(255**2 / mse) if mse else float("inf")
-
-
 def test_upscale_colour_on_device_matches_swscale_path(tmp_path: Path) -> None:
     """The whole yuv420p path (reader planes, conversion beside the model, planes to the encoder)
     on the CPU: same frames, timestamps, audio and tags as the swscale path, pictures above 40 dB
@@ -109,7 +100,8 @@ def test_upscale_colour_on_device_matches_swscale_path(tmp_path: Path) -> None:
         cc = c.streams.video[0].codec_context
         assert (cc.pix_fmt, cc.colorspace, cc.color_range) == ("yuv420p", 1, 1)
     psnr = [
-        _psnr(x, y) for x, y in zip(_planes(tmp_path / "ref.mkv"), _planes(tmp_path / "dev.mkv"), strict=True)
+        psnr_plane(x, y)
+        for x, y in zip(yuv_planes(tmp_path / "ref.mkv"), yuv_planes(tmp_path / "dev.mkv"), strict=True)
     ]
     assert min(psnr) > 40, psnr
 
@@ -138,6 +130,7 @@ def test_segments_with_colour_on_device(tmp_path: Path) -> None:
     assert seq.colour == par.colour == "device" and seq.frames == par.frames == 24
     assert probe(tmp_path / "seq.mkv")["pts_seconds"] == probe(tmp_path / "par.mkv")["pts_seconds"]
     psnr = [
-        _psnr(x, y) for x, y in zip(_planes(tmp_path / "seq.mkv"), _planes(tmp_path / "par.mkv"), strict=True)
+        psnr_plane(x, y)
+        for x, y in zip(yuv_planes(tmp_path / "seq.mkv"), yuv_planes(tmp_path / "par.mkv"), strict=True)
     ]
     assert min(psnr) > 50, psnr
