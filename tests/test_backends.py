@@ -15,6 +15,8 @@ from vsr.cli import app
 from vsr.engine.backends import OrtGenerator, backend_dtype, build_runner, cache_key, weights_digest
 from vsr.errors import BackendUnavailableError, OptionError
 from vsr.frames import FrameBatch
+from vsr.models.checkpoint import save_generator
+from vsr.models.generator import FrameRecurrentGenerator
 from vsr.models.zoo import load_model
 
 pytest.importorskip("onnxruntime", reason="the [onnx] extra is not installed")
@@ -52,10 +54,37 @@ def test_ort_io_binding_matches_the_copying_path(tmp_path: Path) -> None:
     model = ort.model
     assert isinstance(model, OrtGenerator)
     lr, prev = torch.rand(2, 3, 32, 40), torch.rand(2, 3, 32, 40)
-    folded = torch.rand(2, 48, 32, 40)
+    folded = torch.rand(2, model.carried_channels, 32, 40)
     copied = model(lr, prev, folded)
     bound = model._forward_bound(lr, prev, folded)
     assert bound.shape == copied.shape and torch.equal(bound, copied)
+
+
+def test_ort_exports_when_the_module_was_moved(tmp_path: Path) -> None:
+    """The Runner moves the generator to its device (CUDA); the ONNX export must still trace a
+    CPU model with CPU inputs. "meta" stands in for the other device here: a model moved there
+    has no weights at all, so exporting from it fails."""
+    model, _ = load_model("fast-x4")
+    ort = OrtGenerator(model, torch.device("cpu")).to("meta")
+    session = ort.session(32, 40)
+    assert {i.name for i in session.get_inputs()} == {"lr", "prev_lr", "prev_folded"}
+    assert next(model.parameters()).device.type == "cpu"  # the caller's model was not moved either
+
+
+def test_ort_runs_a_hidden_state_model(tmp_path: Path) -> None:
+    """A flow-free hidden-state generator (more carried channels) exports and matches eager."""
+    torch.manual_seed(0)
+    model = FrameRecurrentGenerator(channels=8, blocks=1, recurrence="hidden", state_channels=4)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    path = tmp_path / "hidden.safetensors"
+    save_generator(model, path, {"iterations": 1})
+    eager, _ = build_runner(str(path), 4, backend="eager", dtype="float32")
+    ort, _ = build_runner(str(path), 4, backend="ort")
+    frames = _moving(4, 40, 32)
+    diff = (eager.upscale(frames).data.int() - ort.upscale(frames).data.int()).abs()
+    assert diff.max() <= 1
 
 
 def test_torch_compile_matches_eager() -> None:

@@ -9,6 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from vsr.errors import ModelError
 from vsr.models.checkpoint import load_generator, read_metadata, save_generator
@@ -34,16 +35,23 @@ def test_folded_bicubic_equals_interpolate(scale: int) -> None:
     torch.testing.assert_close(F.pixel_shuffle(folded, scale), expected, atol=1e-5, rtol=0)
 
 
-def test_fresh_model_outputs_bicubic() -> None:
-    model = FrameRecurrentGenerator(channels=8, blocks=1, flow_channels=4).eval()
+HIDDEN = {"recurrence": "hidden", "state_channels": 6}
+KINDS = [{"hr_warp": False}, {"hr_warp": True}, HIDDEN]
+KIND_IDS = ["folded-warp", "hr-warp", "hidden"]
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=KIND_IDS)
+def test_fresh_model_outputs_bicubic(kind: dict) -> None:
+    model = FrameRecurrentGenerator(channels=8, blocks=1, flow_channels=4, **kind).eval()
     lr = torch.rand(1, 3, 16, 20)
-    hr, _ = model.step(lr, model.init_state(lr))
+    hr, (_, carried) = model.step(lr, model.init_state(lr))
     torch.testing.assert_close(hr, F.interpolate(lr, scale_factor=4, mode="bicubic"), atol=1e-5, rtol=0)
+    assert carried.shape == (1, model.carried_channels, 16, 20)
 
 
-@pytest.mark.parametrize("hr_warp", [False, True])
-def test_step_equals_forward_sequence(hr_warp: bool) -> None:
-    model = _random_model(hr_warp=hr_warp)
+@pytest.mark.parametrize("kind", KINDS, ids=KIND_IDS)
+def test_step_equals_forward_sequence(kind: dict) -> None:
+    model = _random_model(**kind)
     lr = torch.rand(2, 5, 3, 16, 24)
     with torch.no_grad():
         seq = model.forward_sequence(lr)
@@ -52,17 +60,54 @@ def test_step_equals_forward_sequence(hr_warp: bool) -> None:
             hr, state = model.step(lr[:, t], state)
             torch.testing.assert_close(hr, seq.hr[:, t])
     assert seq.hr.shape == (2, 5, 3, 64, 96)
-    assert seq.flow.shape == (2, 5, 2, 16, 24)
+    if kind is HIDDEN:
+        assert seq.flow is None and model.flow is None
+        assert state[1].shape == (2, 3 * 16 + 6, 16, 24)
+    else:
+        assert seq.flow.shape == (2, 5, 2, 16, 24)
 
 
-def test_state_carries_history() -> None:
+@pytest.mark.parametrize("kind", KINDS, ids=KIND_IDS)
+def test_state_carries_history(kind: dict) -> None:
     """The same frame gives a different output after different histories: the state matters."""
-    model = _random_model()
+    model = _random_model(**kind)
     frame = torch.rand(1, 3, 16, 16)
     with torch.no_grad():
         a, _ = model.step(frame, model.init_state(torch.zeros_like(frame)))
         b, _ = model.step(frame, model.init_state(torch.ones_like(frame)))
     assert (a - b).abs().max() > 1e-3
+
+
+def test_hidden_features_are_carried() -> None:
+    """With the same previous frames, different hidden features give different outputs."""
+    model = _random_model(**HIDDEN)
+    frame = torch.rand(1, 3, 16, 16)
+    with torch.no_grad():
+        prev_lr, carried = model.init_state(frame)
+        other = carried.clone()
+        other[:, -6:] = 0.5
+        a = model(frame, prev_lr, carried)
+        b = model(frame, prev_lr, other)
+    assert (a[:, :48] - b[:, :48]).abs().max() > 1e-4
+    assert a[:, 48:].abs().max() <= 1.0  # tanh-bounded, so the state cannot grow without bound
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=KIND_IDS)
+def test_reset_every_frame_is_the_single_frame_model(kind: dict) -> None:
+    model = _random_model(**kind)
+    lr = torch.rand(1, 4, 3, 16, 16)
+    with torch.no_grad():
+        seq = model.forward_sequence(lr, reset_every_frame=True)
+        for t in range(4):
+            hr, _ = model.step(lr[:, t], model.init_state(lr[:, t]))
+            torch.testing.assert_close(hr, seq.hr[:, t])
+
+
+def test_hidden_args_validated() -> None:
+    with pytest.raises(ValueError, match="recurrence"):
+        FrameRecurrentGenerator(recurrence="lstm")
+    with pytest.raises(ValueError, match="state_channels"):
+        FrameRecurrentGenerator(recurrence="flow", state_channels=4)
 
 
 def test_folded_warp_matches_hr_warp_for_whole_pixel_motion() -> None:
@@ -77,8 +122,9 @@ def test_folded_warp_matches_hr_warp_for_whole_pixel_motion() -> None:
     torch.testing.assert_close(F.pixel_shuffle(folded, s)[inner], direct[inner])
 
 
-def test_checkpoint_round_trip(tmp_path: Path) -> None:
-    model = _random_model(scale=2)
+@pytest.mark.parametrize("kind", [{}, HIDDEN], ids=["flow", "hidden"])
+def test_checkpoint_round_trip(tmp_path: Path, kind: dict) -> None:
+    model = _random_model(scale=2, **kind)
     path = tmp_path / "m.safetensors"
     save_generator(model, path, {"iterations": 7})
     loaded, info = load_generator(path)
@@ -141,3 +187,30 @@ def test_presets_are_valid() -> None:
     assert PRESETS["quality"].channels == 64 and PRESETS["quality"].blocks == 10
     for args in PRESETS.values():
         FrameRecurrentGenerator.from_args(args)
+
+
+class _OpRecorder(TorchDispatchMode):
+    """Records every aten op that runs (names only)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ops: list[str] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+        self.ops.append(str(func))
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=KIND_IDS)
+def test_step_builds_no_tensor_from_python_data(kind: dict) -> None:
+    """torch.tensor(...) inside a step is a blocking host-to-device copy per frame on CUDA (it
+    shows as aten.lift_fresh); the step must take its constants as Python scalars instead."""
+    model = _random_model(**kind)
+    lr = torch.rand(1, 3, 16, 16)
+    state = model.init_state(lr)
+    with _OpRecorder() as check:  # the recorder itself must see torch.tensor, or the test proves nothing
+        torch.tensor([1.0, 2.0])
+    assert "aten.lift_fresh.default" in check.ops
+    with torch.no_grad(), _OpRecorder() as recorder:
+        model.step(lr, state)
+    assert recorder.ops and "aten.lift_fresh.default" not in recorder.ops

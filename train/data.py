@@ -4,12 +4,21 @@ Every clip (a video file, or a folder of PNG/JPEG frames) is decoded once into a
 file in the cache directory and memory-mapped afterwards, so epochs never decode again.
 Window sampling is a pure function of (seed, index): resuming a run at iteration i gives exactly
 the batches an uninterrupted run would have seen, with or without DataLoader workers.
+
+Two kinds of window besides plain ones (each drawn with its own probability):
+- moving (TecoGAN): one frame, cropped at a window that slides by a whole number of HR pixels per
+  frame. The motion is exact and mostly sub-LR-pixel (1-3 HR pixels at x4), which is what a
+  recurrent state can turn into detail.
+- soft: the HR window is blurred or resampled down and up before it is degraded, and that soft
+  frame is the target, so the model learns not to invent detail the LR frame does not show
+  (footage that is defocused, resampled or already upscaled).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,9 +26,10 @@ import av
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from vsr.degradations import Degradation, degrade
+from vsr.degradations import Degradation, blur, degrade, gaussian_kernel
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +93,9 @@ def load_clips(paths: list[Path], cache_dir: str | Path, max_frames: int = 300) 
         cached = cache_dir / f"{path.stem}-{key}.npy"
         if not cached.exists():
             log.info("decoding %s", path)
-            tmp = cached.with_suffix(".tmp.npy")
+            tmp = cached.with_suffix(f".{os.getpid()}.tmp.npy")  # runs started together race here
             np.save(tmp, decode_clip(path, max_frames))
-            tmp.rename(cached)
+            tmp.replace(cached)
         clips.append(CachedClip(path, np.load(cached, mmap_mode="r")))
     return clips
 
@@ -106,6 +116,9 @@ class WindowDataset(Dataset):
         seed: int,
         length: int,
         degradation: Degradation = "BI",
+        moving: float = 0.0,
+        soft: float = 0.0,
+        max_speed: int = 4,
     ) -> None:
         if crop % (scale * 4):
             raise ValueError(f"crop {crop} must be a multiple of 4 x scale ({4 * scale})")
@@ -114,18 +127,45 @@ class WindowDataset(Dataset):
             raise ValueError(f"no clip has {frames} frames of at least {crop}x{crop}")
         self.clips, self.frames, self.crop, self.scale = usable, frames, crop, scale
         self.seed, self.length, self.degradation = seed, length, degradation
+        self.moving, self.soft, self.max_speed = moving, soft, max_speed
 
     def __len__(self) -> int:
         return self.length
 
+    def _window(self, clip: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """(t, c, c, 3) uint8: consecutive frames, or one frame seen through a sliding crop."""
+        t, h, w, _ = clip.shape
+        n, c = self.frames, self.crop
+        if self.moving and rng.random() < self.moving:
+            vy, vx = rng.integers(-self.max_speed, self.max_speed + 1, size=2)  # HR pixels per frame
+            span_y, span_x = c + abs(vy) * (n - 1), c + abs(vx) * (n - 1)
+            if span_y <= h and span_x <= w:
+                frame = clip[rng.integers(t)]
+                y0, x0 = rng.integers(h - span_y + 1), rng.integers(w - span_x + 1)
+                ys = [y0 + (i if vy >= 0 else n - 1 - i) * abs(vy) for i in range(n)]
+                xs = [x0 + (i if vx >= 0 else n - 1 - i) * abs(vx) for i in range(n)]
+                return np.stack([frame[y : y + c, x : x + c] for y, x in zip(ys, xs, strict=True)])
+        t0 = rng.integers(t - n + 1)
+        y0, x0 = rng.integers(h - c + 1), rng.integers(w - c + 1)
+        return np.array(clip[t0 : t0 + n, y0 : y0 + c, x0 : x0 + c])  # copy
+
+    def _soften(self, hr: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+        """(t, 3, c, c) -> the same frames without their finest detail (blurred or resampled)."""
+        if rng.random() < 0.5:
+            sigma = rng.uniform(0.6, 2.0)
+            return blur(hr, gaussian_kernel(sigma, sigma, 0.0, size=13)).clamp(0, 1)
+        c = hr.shape[-1]
+        small = max(8, round(c / rng.uniform(1.5, 3.0)))
+        down = F.interpolate(hr, size=(small, small), mode="bicubic", antialias=True, align_corners=False)
+        return F.interpolate(down, size=(c, c), mode="bicubic", align_corners=False).clamp(0, 1)
+
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         rng = np.random.default_rng([self.seed, index])
         clip = self.clips[rng.integers(len(self.clips))].frames
-        t, h, w, _ = clip.shape
-        t0 = rng.integers(t - self.frames + 1)
-        y0, x0 = rng.integers(h - self.crop + 1), rng.integers(w - self.crop + 1)
-        window = np.array(clip[t0 : t0 + self.frames, y0 : y0 + self.crop, x0 : x0 + self.crop])  # copy
+        window = self._window(clip, rng)
         hr = torch.from_numpy(window).permute(0, 3, 1, 2).float().div_(255.0)  # (t, 3, c, c)
+        if self.soft and rng.random() < self.soft:
+            hr = self._soften(hr, rng)
         flips = rng.integers(2, size=4)
         if flips[0]:
             hr = hr.flip(-1)

@@ -69,8 +69,15 @@ class TrainConfig:
     init_from: str = ""  # gan: a PSNR run directory or .safetensors to start the generator from
     degradation: str = "BI"  # BI, BD or real (blur, resize, noise, H.264/H.265, twice)
     warp: str = "preset"  # preset, hr (warp the HR frame) or folded (warp at LR resolution)
+    recurrence: str = "preset"  # preset, flow (FNet + warp) or hidden (flow-free hidden state)
+    channels: int = 0  # 0: the preset's
+    blocks: int = 0  # 0: the preset's
+    state_channels: int = -1  # hidden features carried ("hidden"); -1: the preset's
+    reset_state: bool = False  # reset the state every frame: the single-frame ablation
     max_frames_per_clip: int = 300
     frames: int = 8  # T, frames per training window
+    moving: float = 0.0  # share of moving-frame windows (one frame, crop sliding by whole HR pixels)
+    soft: float = 0.0  # share of windows whose HR target is blurred or resampled first
     crop: int = 128  # HR crop size
     batch: int = 8  # per process
     iters: int = 20000
@@ -113,6 +120,11 @@ class TrainConfig:
             raise ValueError(f"degradation must be one of {DEGRADATIONS}, got {self.degradation!r}")
         if self.warp not in ("preset", "hr", "folded"):
             raise ValueError(f"warp must be preset, hr or folded, got {self.warp!r}")
+        if self.recurrence not in ("preset", "flow", "hidden"):
+            raise ValueError(f"recurrence must be preset, flow or hidden, got {self.recurrence!r}")
+        for name in ("moving", "soft"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} is a probability in [0, 1], got {getattr(self, name)}")
         if self.frames < (3 if self.stage == "gan" else 2):
             raise ValueError("frames must be at least 2 (3 for the gan stage: D sees triplets)")
 
@@ -120,6 +132,15 @@ class TrainConfig:
         args = {**asdict(PRESETS[self.preset]), "scale": self.scale}
         if self.warp != "preset":
             args["hr_warp"] = self.warp == "hr"
+        if self.recurrence != "preset":
+            args["recurrence"] = self.recurrence
+            if self.recurrence == "flow":
+                args["state_channels"] = 0
+        for name in ("channels", "blocks"):
+            if getattr(self, name):
+                args[name] = getattr(self, name)
+        if self.state_channels >= 0:
+            args["state_channels"] = self.state_channels
         return GeneratorArgs(**args)
 
 
@@ -133,11 +154,11 @@ def lr_lambda(cfg: TrainConfig):
     return f
 
 
-def run_sequence(g: torch.nn.Module, lr: torch.Tensor) -> SequenceOutput:
+def run_sequence(g: torch.nn.Module, lr: torch.Tensor, reset: bool = False) -> SequenceOutput:
     """forward_sequence, through the DDP wrapper when there is one (so gradients are synchronised)."""
     if isinstance(g, torch.nn.parallel.DistributedDataParallel):
-        return g(lr)
-    return g.forward_sequence(lr)
+        return g(lr, reset)
+    return g.forward_sequence(lr, reset_every_frame=reset)
 
 
 def generator_step(
@@ -153,9 +174,12 @@ def generator_step(
     t = lr.shape[1]
     use_pp = cfg.stage == "gan" and cfg.pingpong
     lr_in, hr_in = (pingpong_sequence(lr), pingpong_sequence(hr)) if use_pp else (lr, hr)
-    out = run_sequence(g, lr_in)
-    terms = {"pixel": charbonnier(out.hr, hr_in), "warp": warping_loss(lr_in, out.flow)}
-    loss = terms["pixel"] + cfg.warp_weight * terms["warp"]
+    out = run_sequence(g, lr_in, cfg.reset_state)
+    terms = {"pixel": charbonnier(out.hr, hr_in)}
+    loss = terms["pixel"]
+    if out.flow is not None:
+        terms["warp"] = warping_loss(lr_in, out.flow)
+        loss = loss + cfg.warp_weight * terms["warp"]
     if disc is None:
         terms["loss"] = loss
         return terms, None
@@ -165,10 +189,13 @@ def generator_step(
     fake = out.hr[:, :t]
     h, w = lr.shape[-2:]
     with torch.no_grad():  # D aligns triplets with the generator's own flow, backward and forward
-        flow_prev = out.flow[:, :t]
-        forward_flow = model.flow(lr[:, :-1].flatten(0, 1), lr[:, 1:].flatten(0, 1))
-        flow_next = upsample_flow(forward_flow, h, w).view(lr.shape[0], t - 1, 2, h, w)
-        flow_next = torch.cat([flow_next, torch.zeros_like(flow_next[:, :1])], dim=1)  # (b, t, 2, h, w)
+        if model.flow is None:  # a flow-free generator: D sees the triplets unaligned
+            flow_prev = flow_next = lr.new_zeros(lr.shape[0], t, 2, h, w)
+        else:
+            flow_prev = out.flow[:, :t]
+            forward_flow = model.flow(lr[:, :-1].flatten(0, 1), lr[:, 1:].flatten(0, 1))
+            flow_next = upsample_flow(forward_flow, h, w).view(lr.shape[0], t - 1, 2, h, w)
+            flow_next = torch.cat([flow_next, torch.zeros_like(flow_next[:, :1])], dim=1)  # (b, t, 2, h, w)
         real_in = discriminator_inputs(hr, lr, flow_prev, flow_next, cfg.temporal_d)
     fake_in = discriminator_inputs(fake, lr, flow_prev, flow_next, cfg.temporal_d)
     disc.requires_grad_(False)  # G's step: gradients flow into the fake input only
@@ -185,18 +212,22 @@ def generator_step(
 def validate(
     model: FrameRecurrentGenerator, clips: list[tuple[str, torch.Tensor]], scale: int, samples: Path | None
 ) -> dict[str, Any]:
-    """PSNR-Y, tOF and flicker of the model and of bicubic on the first frames of each val clip."""
+    """PSNR-Y, tOF and flicker of the model, of the model with its state reset every frame (what
+    the recurrence adds) and of bicubic, on the first frames of each val clip."""
     model.eval()
     per_clip = {}
     device = next(model.parameters()).device
     for index, (name, hr) in enumerate(clips):
         lr = bicubic_downscale(hr, scale)  # (t, 3, h, w)
         out = model.forward_sequence(lr[None].to(device)).hr[0].clamp(0, 1).cpu()
+        single = model.forward_sequence(lr[None].to(device), reset_every_frame=True).hr[0].clamp(0, 1).cpu()
         bic = F.interpolate(lr, scale_factor=scale, mode="bicubic", align_corners=False).clamp(0, 1)
         ours = SequenceScorer(border=scale, ssim_stride=len(hr), tof_stride=4).add_sequence(out, hr).summary()
         base = SequenceScorer(border=scale, ssim_stride=len(hr), tof_stride=4).add_sequence(bic, hr).summary()
+        reset = SequenceScorer(border=scale, ssim_stride=len(hr), tof_stride=len(hr)).add_sequence(single, hr)
         per_clip[name] = {
             "psnr_y": ours["psnr_y"],
+            "reset_psnr_y": reset.summary()["psnr_y"],
             "tof": ours["tof"],
             "flicker": ours["flicker"],
             "bicubic_psnr_y": base["psnr_y"],
@@ -208,11 +239,12 @@ def validate(
                 samples, {"LR bicubic": bic[middle], "output": out[middle], "ground truth": hr[middle]}
             )
     model.train()
-    keys = ("psnr_y", "tof", "flicker", "bicubic_psnr_y", "bicubic_tof")
+    keys = ("psnr_y", "reset_psnr_y", "tof", "flicker", "bicubic_psnr_y", "bicubic_tof")
     mean = {k: sum(v[k] for v in per_clip.values()) / len(per_clip) for k in keys}
     return {
         **{f"val_{k}": v for k, v in mean.items()},
         "val_gain_db": mean["psnr_y"] - mean["bicubic_psnr_y"],
+        "val_state_gain_db": mean["psnr_y"] - mean["reset_psnr_y"],
         "val_clips": per_clip,
     }
 
@@ -242,8 +274,8 @@ class _SequenceWrapper(torch.nn.Module):
         super().__init__()
         self.generator = model
 
-    def forward(self, lr: torch.Tensor) -> SequenceOutput:
-        return self.generator.forward_sequence(lr)
+    def forward(self, lr: torch.Tensor, reset: bool = False) -> SequenceOutput:
+        return self.generator.forward_sequence(lr, reset_every_frame=reset)
 
 
 def train(cfg: TrainConfig) -> None:
@@ -329,6 +361,8 @@ def train(cfg: TrainConfig) -> None:
         seed=cfg.seed,
         length=cfg.iters * cfg.batch * world,
         degradation=cfg.degradation,
+        moving=cfg.moving,
+        soft=cfg.soft,
     )
     # Iteration i uses windows i*B*W .. (i+1)*B*W - 1; rank r takes every W-th of them.
     sampler = range(start * cfg.batch * world + rank, cfg.iters * cfg.batch * world, world)
@@ -414,11 +448,12 @@ def train(cfg: TrainConfig) -> None:
                 metrics = validate(ema if ema is not None else model, val, cfg.scale, samples)
                 record({"iter": it, **metrics})
                 log.info(
-                    "iter %d val PSNR-Y %.3f dB (bicubic %.3f, gain %+.3f), tOF %.3f (bicubic %.3f)",
+                    "iter %d val PSNR-Y %.3f dB (bicubic %.3f, gain %+.3f, state %+.3f), tOF %.3f (bicubic %.3f)",
                     it,
                     metrics["val_psnr_y"],
                     metrics["val_bicubic_psnr_y"],
                     metrics["val_gain_db"],
+                    metrics["val_state_gain_db"],
                     metrics["val_tof"],
                     metrics["val_bicubic_tof"],
                 )

@@ -10,6 +10,7 @@ library versions and, for TensorRT, the GPU.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -22,12 +23,11 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from vsr.engine.runner import BicubicRunner, Runner, RunnerSettings, resolve_device, resolve_dtype
 from vsr.errors import BackendUnavailableError, OptionError
-from vsr.models.generator import FrameRecurrentGenerator, State
+from vsr.models.generator import FrameRecurrentGenerator, State, hr_frame, initial_state
 from vsr.models.zoo import BICUBIC, load_model
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ def export_onnx(model: FrameRecurrentGenerator, path: Path, *, height: int, widt
     except ImportError:
         raise BackendUnavailableError("ONNX export needs the [onnx] extra: pip install 'vsr[onnx]'") from None
     model = model.float().eval()
-    s2 = 3 * model.scale**2
+    s2 = model.carried_channels
     example = (
         torch.rand(1, 3, height, width),
         torch.rand(1, 3, height, width),
@@ -126,11 +126,16 @@ class OrtGenerator(nn.Module):
                 "--backend ort needs the [onnx] extra: pip install 'vsr[onnx]'"
             ) from None
         self._ort = ort
-        self.model = model.float().eval()
+        # Graphs are exported from a CPU copy kept outside the module tree (a tuple is not
+        # registered): the Runner moves this module, and every registered submodule, to its
+        # device, while the exporter traces with CPU example inputs.
+        self._export_source: tuple[FrameRecurrentGenerator] = (copy.deepcopy(model).float().cpu().eval(),)
         self.args = model.args
         self.scale = model.scale
         self.pad_multiple = model.pad_multiple
-        self.bicubic = model.bicubic
+        self.bicubic = copy.deepcopy(model.bicubic)
+        self.state_channels = model.state_channels
+        self.carried_channels = model.carried_channels
         self.device = device
         self.providers: list[Any] = ["CPUExecutionProvider"]
         if device.type == "cuda":
@@ -150,7 +155,7 @@ class OrtGenerator(nn.Module):
 
     def onnx_path(self, height: int, width: int) -> Path:
         key = cache_key(
-            self.model,
+            self._export_source[0],
             digest=self._digest,
             format="onnx",
             opset=ONNX_OPSET,
@@ -163,7 +168,7 @@ class OrtGenerator(nn.Module):
         if (height, width) not in self._sessions:
             path = self.onnx_path(height, width)
             if not path.exists():
-                export_onnx(self.model, path, height=height, width=width)
+                export_onnx(self._export_source[0], path, height=height, width=width)
             options = self._ort.SessionOptions()
             options.graph_optimization_level = self._ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             options.intra_op_num_threads = torch.get_num_threads()
@@ -173,7 +178,7 @@ class OrtGenerator(nn.Module):
         return self._sessions[(height, width)]
 
     def init_state(self, lr: torch.Tensor) -> State:
-        return lr, self.bicubic(lr)
+        return initial_state(self.bicubic, lr, self.state_channels)
 
     def forward(self, lr: torch.Tensor, prev_lr: torch.Tensor, prev_folded: torch.Tensor) -> torch.Tensor:
         if lr.device.type == "cuda":
@@ -208,7 +213,7 @@ class OrtGenerator(nn.Module):
 
     def step(self, lr: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         folded = self(lr, *state)
-        return F.pixel_shuffle(folded, self.scale), (lr, folded)
+        return hr_frame(folded, self.scale), (lr, folded)
 
 
 class CompiledGenerator(nn.Module):
@@ -229,12 +234,14 @@ class CompiledGenerator(nn.Module):
         self.scale = model.scale
         self.pad_multiple = model.pad_multiple
         self.bicubic = model.bicubic
+        self.state_channels = model.state_channels
+        self.carried_channels = model.carried_channels
         self.cuda_graphs = device is not None and device.type == "cuda"
         mode = "reduce-overhead" if self.cuda_graphs else None
         self._compiled = torch.compile(self.model, dynamic=False, mode=mode)
 
     def init_state(self, lr: torch.Tensor) -> State:
-        return lr, self.bicubic(lr)
+        return initial_state(self.bicubic, lr, self.state_channels)
 
     def forward(self, lr: torch.Tensor, prev_lr: torch.Tensor, prev_folded: torch.Tensor) -> torch.Tensor:
         try:
@@ -251,7 +258,7 @@ class CompiledGenerator(nn.Module):
 
     def step(self, lr: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         folded = self(lr, *state)
-        return F.pixel_shuffle(folded, self.scale), (lr, folded)
+        return hr_frame(folded, self.scale), (lr, folded)
 
 
 def _ort_has_tensorrt() -> bool:

@@ -25,7 +25,7 @@ from torch import nn
 
 from vsr.engine.backends import cache_dir, cache_key, weights_digest
 from vsr.errors import BackendUnavailableError
-from vsr.models.generator import FrameRecurrentGenerator, State
+from vsr.models.generator import FrameRecurrentGenerator, State, hr_frame, initial_state
 
 BUCKET = 16  # frames are padded to a multiple of this before the engine runs
 
@@ -53,6 +53,8 @@ class TrtGenerator(nn.Module):
         self.scale = model.scale
         self.pad_multiple = model.pad_multiple
         self.bicubic = model.bicubic
+        self.state_channels = model.state_channels
+        self.carried_channels = model.carried_channels
         self.device = device
         self.dtype = dtype
         self._digest = weights_digest(model)
@@ -78,7 +80,7 @@ class TrtGenerator(nn.Module):
             if path.exists():
                 self._engines[shape] = torch.export.load(str(path)).module()
             else:
-                s2 = 3 * self.scale**2
+                s2 = self.carried_channels
                 inputs = [
                     torch.rand(batch, 3, height, width, device=self.device),
                     torch.rand(batch, 3, height, width, device=self.device),
@@ -93,7 +95,7 @@ class TrtGenerator(nn.Module):
         return self._engines[shape]
 
     def init_state(self, lr: torch.Tensor) -> State:
-        return lr, self.bicubic(lr)
+        return initial_state(self.bicubic, lr, self.state_channels)
 
     def forward(self, lr: torch.Tensor, prev_lr: torch.Tensor, prev_folded: torch.Tensor) -> torch.Tensor:
         b, _, h, w = lr.shape
@@ -107,4 +109,4 @@ class TrtGenerator(nn.Module):
 
     def step(self, lr: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         folded = self(lr, *state)
-        return F.pixel_shuffle(folded, self.scale), (lr, folded)
+        return hr_frame(folded, self.scale), (lr, folded)

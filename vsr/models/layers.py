@@ -99,12 +99,12 @@ class FoldedBicubic(nn.Module):
 
 def upsample_flow(flow: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """Resize a flow field to (height, width), rescaling the vectors to the new pixel units."""
-    # (b, 2, h, w) -> (b, 2, height, width)
-    ratio = torch.tensor(
-        [width / flow.shape[-1], height / flow.shape[-2]], dtype=flow.dtype, device=flow.device
-    ).view(1, 2, 1, 1)
+    # (b, 2, h, w) -> (b, 2, height, width). The factors are Python floats: a tensor built from
+    # Python numbers on the flow's device would be a blocking host-to-device copy every frame.
     resized = F.interpolate(flow, size=(height, width), mode="bilinear", align_corners=False)
-    return resized * ratio
+    return torch.cat(
+        [resized[:, :1] * (width / flow.shape[-1]), resized[:, 1:] * (height / flow.shape[-2])], dim=1
+    )
 
 
 def backward_warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
