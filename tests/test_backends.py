@@ -175,3 +175,49 @@ def test_cuda_graphs_compile_matches_eager() -> None:
         runner.upscale(frames)
     diff = (eager.upscale(frames).host().int() - graphs.upscale(frames).host().int()).abs()
     assert diff.max() <= 3 and diff.float().mean() < 0.2
+
+
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [
+        ("2.9.0+cu128", {"enabled_precisions": {torch.float16, torch.float32}}),
+        (
+            "2.10.0",
+            {
+                "use_explicit_typing": True,
+                "enable_autocast": True,
+                "autocast_low_precision_type": torch.float16,
+            },
+        ),
+        (
+            "2.11.0.dev20260101+cu130",
+            {
+                "use_explicit_typing": True,
+                "enable_autocast": True,
+                "autocast_low_precision_type": torch.float16,
+            },
+        ),
+    ],
+)
+def test_trt_precision_keywords_follow_the_release(version: str, expected: dict) -> None:
+    """From 2.10 explicit typing is the default and enabled_precisions beside it is an error."""
+    from vsr.engine.tensorrt import precision_options
+
+    assert precision_options(version, torch.float16) == expected
+    assert precision_options(version, torch.float32) == {}
+
+
+def test_trt_refuses_a_torch_tensorrt_built_for_another_torch() -> None:
+    from vsr.engine.tensorrt import check_versions
+
+    check_versions("2.11.0+cu128", "2.11.1")
+    with pytest.raises(BackendUnavailableError, match=r"torch-tensorrt==2\.13\.\*"):
+        check_versions("2.13.0+cpu", "2.12.0")
+
+
+def test_trt_export_size_is_the_padding_bucket() -> None:
+    """vsr export -f trt --size 320x180 must build the 320x192 engine that upscale pads 180 rows to."""
+    from vsr.engine.tensorrt import BUCKET, bucket
+
+    assert (bucket(320), bucket(180), bucket(176)) == (320, 192, 176)
+    assert all(bucket(n) % BUCKET == 0 and 0 <= bucket(n) - n < BUCKET for n in range(1, 200))

@@ -397,11 +397,13 @@ def export_(
         if format == "onnx":
             path = export_onnx(generator, output, height=height, width=width)
         elif format == "trt":
-            from vsr.engine.tensorrt import TrtGenerator
+            from vsr.engine.tensorrt import TrtGenerator, bucket
 
             if dtype not in ("float16", "float32"):
                 raise OptionError(f"--dtype must be float16 or float32 for TensorRT, got {dtype!r}")
             trt = TrtGenerator(generator, torch.device("cuda"), DTYPES[dtype])
+            # the engine upscale would use: frames are padded to the bucket size before it runs
+            height, width = bucket(height), bucket(width)
             trt.engine(batch, height, width)
             path = Path(shutil.copyfile(trt.engine_path(batch, height, width), output))
         else:

@@ -9,9 +9,14 @@ versions and GPU name. Without the extra, ONNX Runtime's TensorRT execution prov
 exported ONNX graph instead where onnxruntime-gpu has it (`backends.make_generator`); without
 either, or without CUDA, a clear error names what is missing.
 
-Written against the documented torch_tensorrt 2.x API (compile(ir="dynamo", arg_inputs=...,
-enabled_precisions=...), save(..., arg_inputs=...), torch.export.load); see the README for what
-was verified where.
+Written against the documented torch_tensorrt 2.x API (compile(ir="dynamo", arg_inputs=...),
+save(..., arg_inputs=...), torch.export.load); see the README for what was verified where. The
+precision is asked for the way each release documents: `enabled_precisions` up to 2.9;
+from 2.10, where `use_explicit_typing` is on by default and `enabled_precisions` beside it is an
+error, `enable_autocast` with `autocast_low_precision_type` (`precision_options`). Engines are built
+with torch's autocast off, so the graph is the same whether the Runner (which runs fp16 under
+autocast) or `vsr export` builds it. torch-tensorrt X.Y is built for torch X.Y only: a mismatch
+is refused in one line instead of failing inside the compiler.
 """
 
 from __future__ import annotations
@@ -30,6 +35,30 @@ from vsr.models.generator import FrameRecurrentGenerator, State, hr_frame, initi
 BUCKET = 16  # frames are padded to a multiple of this before the engine runs
 
 
+def _minor(version: str) -> tuple[int, int]:
+    """(major, minor) of a version string such as '2.10.0+cu128' or '2.9.0.dev20250101'."""
+    parts = version.split("+")[0].split(".")
+    return int(parts[0]), int("".join(ch for ch in parts[1] if ch.isdigit()) or 0)
+
+
+def precision_options(torch_trt_version: str, dtype: torch.dtype) -> dict[str, Any]:
+    """The compile() keywords that ask this torch-tensorrt release for `dtype` kernels."""
+    if dtype == torch.float32:
+        return {}
+    if _minor(torch_trt_version) >= (2, 10):
+        return {"use_explicit_typing": True, "enable_autocast": True, "autocast_low_precision_type": dtype}
+    return {"enabled_precisions": {dtype, torch.float32}}
+
+
+def check_versions(torch_version: str, torch_trt_version: str) -> None:
+    if _minor(torch_version) != _minor(torch_trt_version):
+        t, r = _minor(torch_version), _minor(torch_trt_version)
+        raise BackendUnavailableError(
+            f"torch-tensorrt {torch_trt_version} is built for torch {r[0]}.{r[1]}, not the installed "
+            f"torch {torch_version}: pip install 'torch-tensorrt=={t[0]}.{t[1]}.*'"
+        )
+
+
 def _import_trt() -> tuple[Any, Any]:
     try:
         import tensorrt
@@ -39,7 +68,13 @@ def _import_trt() -> tuple[Any, Any]:
             "--backend trt needs the [trt] extra (pip install 'vsr[trt]'), or onnxruntime-gpu with "
             "TensorRT, and an NVIDIA GPU"
         ) from None
+    check_versions(torch.__version__, torch_tensorrt.__version__)
     return torch_tensorrt, tensorrt
+
+
+def bucket(size: int) -> int:
+    """The engine size a frame dimension is padded to."""
+    return size + -size % BUCKET
 
 
 class TrtGenerator(nn.Module):
@@ -86,9 +121,14 @@ class TrtGenerator(nn.Module):
                     torch.rand(batch, 3, height, width, device=self.device),
                     torch.rand(batch, s2, height, width, device=self.device),
                 ]
-                compiled = self._torch_trt.compile(
-                    self.model, ir="dynamo", arg_inputs=inputs, enabled_precisions={self.dtype, torch.float32}
-                )
+                # Built in fp32 with autocast off: TensorRT lowers it to self.dtype itself.
+                with torch.autocast("cuda", enabled=False):
+                    compiled = self._torch_trt.compile(
+                        self.model,
+                        ir="dynamo",
+                        arg_inputs=inputs,
+                        **precision_options(self._torch_trt.__version__, self.dtype),
+                    )
                 path.parent.mkdir(parents=True, exist_ok=True)
                 self._torch_trt.save(compiled, str(path), arg_inputs=inputs)
                 self._engines[shape] = compiled

@@ -79,7 +79,9 @@ class GeneratorArgs:
         if self.recurrence not in RECURRENCES:
             raise ValueError(f"recurrence must be one of {RECURRENCES}, got {self.recurrence!r}")
         if self.state_channels < 0 or (self.recurrence == "flow" and self.state_channels):
-            raise ValueError(f"state_channels must be >= 0, and 0 for the flow recurrence, got {self.state_channels}")
+            raise ValueError(
+                f"state_channels must be >= 0, and 0 for the flow recurrence, got {self.state_channels}"
+            )
 
 
 # Sizes chosen by measurement (benchmarks/bench_presets.py; see docs/architecture.md).
