@@ -221,3 +221,24 @@ def test_trt_export_size_is_the_padding_bucket() -> None:
 
     assert (bucket(320), bucket(180), bucket(176)) == (320, 192, 176)
     assert all(bucket(n) % BUCKET == 0 and 0 <= bucket(n) - n < BUCKET for n in range(1, 200))
+
+
+def test_compile_failure_falls_back_loudly(caplog: pytest.LogCaptureFixture) -> None:
+    """A compiler that fails at the first step: the step still runs (eager), and the fallback is
+    recorded for vsr bench and logged, instead of eager speed being reported as compile's."""
+    from vsr.engine.backends import CompiledGenerator
+
+    model, _ = load_model("fast-x4")
+    gen = CompiledGenerator(model)
+
+    def broken(*_: torch.Tensor) -> torch.Tensor:
+        raise RuntimeError("no C++ compiler found\nmore detail")
+
+    gen._compiled = broken
+    lr = torch.rand(1, 3, 16, 16)
+    state = gen.init_state(lr)
+    with torch.no_grad():
+        out = gen(lr, *state)
+        torch.testing.assert_close(out, model(lr, *state))
+    assert gen.fallback == "eager PyTorch, torch.compile failed (RuntimeError: no C++ compiler found)"
+    assert "running eager PyTorch" in caplog.text

@@ -358,6 +358,7 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] = lambda _: None
         if isinstance(runner, BicubicRunner)
         else str(runner.settings.dtype).removeprefix("torch."),
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
+        "fallback": getattr(getattr(runner, "model", None), "fallback", None),  # compile that did not
         "stages": list(STAGES),
         "rows": [asdict(r) for r in rows],
     }
@@ -391,6 +392,8 @@ def table(report: dict[str, Any]) -> str:
             f"{row['size']} batch {row['batch']}: the limit is the {limit['thread']} thread "
             f"({' + '.join(limit['stages'])}) at {limit['fps']:.1f} fps"
         )
+    if report.get("fallback"):
+        lines.append(f"--backend {report['backend']} fell back: the model stage ran {report['fallback']}")
     lines.append(
         "ratio = end-to-end time with the model / time with bicubic through the same decoder and encoder"
     )

@@ -239,22 +239,32 @@ class CompiledGenerator(nn.Module):
         self.cuda_graphs = device is not None and device.type == "cuda"
         mode = "reduce-overhead" if self.cuda_graphs else None
         self._compiled = torch.compile(self.model, dynamic=False, mode=mode)
+        self.fallback: str | None = None  # what runs instead of the compiled graph, and why
 
     def init_state(self, lr: torch.Tensor) -> State:
         return initial_state(self.bicubic, lr, self.state_channels)
 
     def forward(self, lr: torch.Tensor, prev_lr: torch.Tensor, prev_folded: torch.Tensor) -> torch.Tensor:
         try:
-            if self.cuda_graphs and self._compiled is not self.model:
+            if self.cuda_graphs:
                 torch.compiler.cudagraph_mark_step_begin()  # the previous step's outputs are done with
                 return self._compiled(lr, prev_lr, prev_folded).clone()
             return self._compiled(lr, prev_lr, prev_folded)
-        except Exception as exc:  # noqa: BLE001 - no compiler, unsupported platform...: run eager
+        except Exception as exc:  # noqa: BLE001 - no compiler, unsupported platform...: fall back, loudly
             if self._compiled is self.model:
                 raise
-            log.warning("torch.compile failed (%s); running eager PyTorch instead", type(exc).__name__)
-            self._compiled = self.model
-            return self.model(lr, prev_lr, prev_folded)
+            reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}"
+            if self.cuda_graphs:
+                # e.g. torch < 2.12 (pytorch/pytorch#123177): graphs captured in one thread assert
+                # when replayed in another. Fused kernels without graphs are still worth having.
+                self.cuda_graphs = False
+                self._compiled = torch.compile(self.model, dynamic=False)
+                self.fallback = f"compiled without CUDA graphs ({reason})"
+            else:
+                self._compiled = self.model
+                self.fallback = f"eager PyTorch, torch.compile failed ({reason})"
+            log.warning("--backend compile: running %s", self.fallback)
+            return self.forward(lr, prev_lr, prev_folded)
 
     def step(self, lr: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         folded = self(lr, *state)

@@ -81,6 +81,17 @@ class Damage:
         return text
 
 
+HWACCEL_THREADS = 2  # decoder threads with a hardware decoder (see VideoReader._open_stream)
+
+
+def decoded_on_device(context: av.codec.context.CodecContext, hwaccel: str) -> bool:
+    """Whether the decoder delivers hardware frames (pixel format "cuda" for NVDEC): call after
+    the first frame; a software fallback leaves a software pixel format in the context."""
+    device_type = hwaccel.partition(":")[0]
+    fmt = context.format
+    return bool(context.is_hwaccel) and fmt is not None and fmt.name == device_type
+
+
 class VideoReader:
     """Opens `path`, checks it holds decodable video, and yields its frames in batches."""
 
@@ -152,6 +163,10 @@ class VideoReader:
                 raise InputError(f"input {self.path!r} has no video stream with index {stream_index}")
             self.stream = matching[0]
         self.stream.thread_type = "AUTO"
+        if self.hwaccel is not None:
+            # A hardware decoder needs one surface per frame thread: FFmpeg's automatic count on a
+            # many-core machine asks NVDEC for more than its 32 and silently decodes in software.
+            self.stream.codec_context.thread_count = HWACCEL_THREADS
         self.side_streams = [
             s
             for s in self.container.streams
@@ -170,6 +185,15 @@ class VideoReader:
         if first is None:
             raise InputError(f"input {self.path!r} has a video stream but no decodable frame")
         self._pending.insert(0, first)  # frames decoded with it stay behind it
+        if self.hwaccel is not None and not decoded_on_device(self.stream.codec_context, self.hwaccel):
+            # FFmpeg fell back to its software decoder (a codec or profile the device lacks):
+            # say so, and do not report hardware decoding.
+            log.warning(
+                "--hwaccel %s: FFmpeg decodes this %s stream in software",
+                self.hwaccel,
+                self.stream.codec_context.name,
+            )
+            self.hwaccel = None
         self.info = self._describe(first)
 
     def _describe(self, frame: av.VideoFrame) -> VideoInfo:
