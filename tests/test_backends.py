@@ -231,10 +231,11 @@ def test_compile_failure_falls_back_loudly(caplog: pytest.LogCaptureFixture) -> 
     model, _ = load_model("fast-x4")
     gen = CompiledGenerator(model)
 
-    def broken(*_: torch.Tensor) -> torch.Tensor:
-        raise RuntimeError("no C++ compiler found\nmore detail")
+    class Broken(torch.nn.Module):
+        def forward(self, *_: torch.Tensor) -> torch.Tensor:
+            raise RuntimeError("no C++ compiler found\nmore detail")
 
-    gen._compiled = broken
+    gen._compiled = Broken()
     lr = torch.rand(1, 3, 16, 16)
     state = gen.init_state(lr)
     with torch.no_grad():
