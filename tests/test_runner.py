@@ -7,6 +7,7 @@ from fractions import Fraction
 import pytest
 import torch
 import torch.nn.functional as F
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from tests.clips import pattern
 from vsr.engine.runner import BicubicRunner, Runner, RunnerSettings, StreamState, resolve_dtype
@@ -127,3 +128,40 @@ def test_sync_free_scene_cuts_equal_the_branching_ones() -> None:
         cuts.append(runner.scene_cuts)
     assert cuts == [1, 1]
     assert torch.equal(outputs[0], outputs[1])
+
+
+class _OpRecorder(TorchDispatchMode):
+    def __init__(self) -> None:
+        super().__init__()
+        self.ops: list[str] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+        self.ops.append(str(func))
+        return func(*args, **(kwargs or {}))
+
+
+SCALAR_READ = "aten._local_scalar_dense.default"  # what .item(), .tolist() and float() run: a host sync
+
+
+def test_sync_free_streams_equal_the_host_path_and_read_nothing_back() -> None:
+    """step_streams (live, --segments) on CUDA decides each lane's cut on the device: the frames
+    and cut counts equal the host path's, and no value is read back to the host per row."""
+    model, _ = load_model("fast-x4")
+    a = _frames(6, 32, 24, seed=1)
+    b = torch.cat([_frames(3, 32, 24, seed=2), _frames(3, 32, 24, seed=5)])  # a cut at frame 3
+    results = []
+    for sync_free in (False, True):
+        runner = Runner(model, RunnerSettings(device=CPU, sync_free=sync_free))
+        streams = [StreamState(), StreamState()]
+        with _OpRecorder() as recorder:
+            rows = [
+                runner.step_streams(torch.stack([a[i], b[i]]), streams, [False, i == 4]) for i in range(6)
+            ]
+        results.append((torch.stack(rows), [s.scene_cuts for s in streams], recorder.ops))
+    (host, host_cuts, _), (free, free_cuts, free_ops) = results
+    assert torch.equal(host, free)
+    assert host_cuts == free_cuts == [0, 1]
+    with _OpRecorder() as check:  # the recorder sees a read-back (tolist() on a CPU tensor it cannot)
+        float(host.float().mean())
+    assert SCALAR_READ in check.ops
+    assert SCALAR_READ not in free_ops

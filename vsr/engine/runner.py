@@ -72,10 +72,18 @@ class ColourPlan:
 
 @dataclass
 class StreamState:
-    """The recurrent state of one of several streams sharing a Runner (live sources)."""
+    """The recurrent state of one of several streams sharing a Runner (live sources, parts)."""
 
     state: State | None = None
-    scene_cuts: int = 0
+    cuts: int = 0
+    pending_cuts: torch.Tensor | None = None  # counted on the device (sync_free), not yet read
+
+    @property
+    def scene_cuts(self) -> int:
+        if self.pending_cuts is not None:
+            self.cuts += int(self.pending_cuts)  # sync point: only when the count is read
+            self.pending_cuts = None
+        return self.cuts
 
 
 class _DeviceFrames:
@@ -213,8 +221,9 @@ class Runner(_DeviceFrames):
         frames in the same layout, on the CPU.
 
         Each stream's state is reset where `resets` says so or at a scene cut, then all n frames
-        go through the model as one batch and every stream keeps its own next state. The cut
-        scores of all streams are read back together: one host sync per call.
+        go through the model as one batch and every stream keeps its own next state. With
+        `sync_free` (CUDA) each lane's cut is decided on the device (torch.where), as `upscale`
+        does; otherwise the cut scores of all streams are read back together, one sync per call.
         """
         lr = self._frames_to_model(frames, layout)
         with self._autocast():
@@ -223,23 +232,50 @@ class Runner(_DeviceFrames):
                 for i, s in enumerate(streams)
                 if not resets[i] and s.state is not None and s.state[0].shape == lr[i : i + 1].shape
             ]
-            scores = (
-                torch.stack([(lr[i : i + 1] - streams[i].state[0]).abs().mean() for i in carried]).tolist()
-                if carried
-                else []
-            )
-            kept = {i for i, score in zip(carried, scores, strict=True) if score <= self.settings.scene_cut}
             for i, stream in enumerate(streams):
-                if not resets[i] and stream.state is not None and i not in kept:
-                    stream.scene_cuts += 1  # a scene cut, or a frame of another size
-                if i not in kept:
-                    stream.state = self.model.init_state(lr[i : i + 1])
-            prev_lr = torch.cat([s.state[0] for s in streams])
-            prev_folded = torch.cat([s.state[1] for s in streams])
+                if not resets[i] and stream.state is not None and i not in carried:
+                    stream.cuts += 1  # a frame of another size: the state cannot carry over
+            if self.sync_free:
+                states = self._lanes_on_device(lr, streams, carried)
+            else:
+                states = self._lanes_on_host(lr, streams, carried)
+            prev_lr = torch.cat([s[0] for s in states])
+            prev_folded = torch.cat([s[1] for s in states])
             hr, (_, folded) = self.model.step(lr, (prev_lr, prev_folded))
         for i, stream in enumerate(streams):
             stream.state = (lr[i : i + 1], folded[i : i + 1])
         return self._to_host(hr, frames, layout)
+
+    def _lanes_on_host(self, lr: torch.Tensor, streams: list[StreamState], carried: list[int]) -> list[State]:
+        scores = (
+            torch.stack([(lr[i : i + 1] - streams[i].state[0]).abs().mean() for i in carried]).tolist()
+            if carried
+            else []
+        )  # sync point: all lanes' cut scores at once
+        kept = {i for i, score in zip(carried, scores, strict=True) if score <= self.settings.scene_cut}
+        states = []
+        for i, stream in enumerate(streams):
+            if i in carried and i not in kept:
+                stream.cuts += 1
+            states.append(stream.state if i in kept else self.model.init_state(lr[i : i + 1]))
+        return states
+
+    def _lanes_on_device(
+        self, lr: torch.Tensor, streams: list[StreamState], carried: list[int]
+    ) -> list[State]:
+        fresh_lr, fresh_carried = self.model.init_state(lr)  # every lane's fresh state, one call
+        states = []
+        for i, stream in enumerate(streams):
+            fresh = (fresh_lr[i : i + 1], fresh_carried[i : i + 1])
+            if i not in carried:
+                states.append(fresh)
+                continue
+            prev = stream.state
+            cut = (lr[i : i + 1] - prev[0]).abs().mean() > self.settings.scene_cut
+            counted = cut.to(torch.int32)
+            stream.pending_cuts = counted if stream.pending_cuts is None else stream.pending_cuts + counted
+            states.append((torch.where(cut, fresh[0], prev[0]), torch.where(cut, fresh[1], prev[1])))
+        return states
 
     @torch.inference_mode()
     def upscale(self, batch: FrameBatch, stop: threading.Event | None = None) -> FrameBatch:
@@ -275,6 +311,37 @@ class BicubicRunner(_DeviceFrames):
 
     def restore(self, state: State | None) -> None:
         pass
+
+    def _lanes_on_host(self, lr: torch.Tensor, streams: list[StreamState], carried: list[int]) -> list[State]:
+        scores = (
+            torch.stack([(lr[i : i + 1] - streams[i].state[0]).abs().mean() for i in carried]).tolist()
+            if carried
+            else []
+        )  # sync point: all lanes' cut scores at once
+        kept = {i for i, score in zip(carried, scores, strict=True) if score <= self.settings.scene_cut}
+        states = []
+        for i, stream in enumerate(streams):
+            if i in carried and i not in kept:
+                stream.cuts += 1
+            states.append(stream.state if i in kept else self.model.init_state(lr[i : i + 1]))
+        return states
+
+    def _lanes_on_device(
+        self, lr: torch.Tensor, streams: list[StreamState], carried: list[int]
+    ) -> list[State]:
+        fresh_lr, fresh_carried = self.model.init_state(lr)  # every lane's fresh state, one call
+        states = []
+        for i, stream in enumerate(streams):
+            fresh = (fresh_lr[i : i + 1], fresh_carried[i : i + 1])
+            if i not in carried:
+                states.append(fresh)
+                continue
+            prev = stream.state
+            cut = (lr[i : i + 1] - prev[0]).abs().mean() > self.settings.scene_cut
+            counted = cut.to(torch.int32)
+            stream.pending_cuts = counted if stream.pending_cuts is None else stream.pending_cuts + counted
+            states.append((torch.where(cut, fresh[0], prev[0]), torch.where(cut, fresh[1], prev[1])))
+        return states
 
     @torch.inference_mode()
     def upscale(self, batch: FrameBatch, stop: threading.Event | None = None) -> FrameBatch:
