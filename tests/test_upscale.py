@@ -190,3 +190,33 @@ def test_gpu_path_matches_cpu(tmp_path: Path) -> None:
     assert a["frames"] == b["frames"] == 12 and a["pts_seconds"] == b["pts_seconds"]
     for x, y in zip(yuv_planes(tmp_path / "cpu.mkv"), yuv_planes(tmp_path / "gpu.mkv"), strict=True):
         assert psnr_plane(x, y) > 35
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without NVENC")
+def test_nvenc_absent_falls_back_to_software(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """--codec h264_nvenc where NVENC cannot start (no GPU here; H100/H200 have none): the same
+    format from the software encoder, and one warning that says so."""
+    src = make_clip(tmp_path / "in.mp4", frames=4)
+    with caplog.at_level(logging.WARNING):
+        _upscale(src, tmp_path / "out.mp4", codec="h264_nvenc")
+    out = probe(tmp_path / "out.mp4")
+    assert out["codec"] == "h264" and out["frames"] == 4
+    warnings = [r.getMessage() for r in caplog.records if "h264_nvenc" in r.getMessage()]
+    assert len(warnings) == 1 and "encoding with libx264" in warnings[0]
+
+
+def test_nvenc_size_limit_refused_before_work(tmp_path: Path) -> None:
+    """H.264 NVENC stops at 4096 pixels a side: x4 of 1080p is refused in one line, nothing written."""
+    from vsr.errors import OptionError
+    from vsr.io.writer import EncodeSettings, usable_encoder
+
+    with pytest.raises(OptionError, match="at most 4096 pixels a side.*7680x4320.*hevc_nvenc"):
+        usable_encoder(EncodeSettings(codec="h264_nvenc"), 7680, 4320)
+
+
+def test_nvenc_takes_x264_preset_names() -> None:
+    from vsr.io.writer import _quality_options
+
+    assert _quality_options("h264_nvenc", 20, "veryfast") == {"cq": "20", "preset": "p2"}
+    assert _quality_options("hevc_nvenc", None, "p6") == {"preset": "p6"}
+    assert _quality_options("libx264", 20, "veryfast") == {"crf": "20", "preset": "veryfast"}

@@ -56,6 +56,60 @@ def choose_pix_fmt(codec: av.Codec, requested: str | None, bit_depth: int) -> st
 
 _CRF_ENCODERS = {"libx264", "libx265", "libsvtav1", "libaom-av1", "libvpx-vp9"}
 _PRESET_ENCODERS = {"libx264", "libx265", "libsvtav1"}
+# NVENC names its presets p1 (fastest) .. p7 (best); x264's names, which --preset takes, map onto them.
+NVENC_PRESETS = {
+    "ultrafast": "p1",
+    "superfast": "p1",
+    "veryfast": "p2",
+    "faster": "p3",
+    "fast": "p3",
+    "medium": "p4",
+    "slow": "p5",
+    "slower": "p6",
+    "veryslow": "p7",
+    "placebo": "p7",
+}
+NVENC_MAX_SIZE = {"h264_nvenc": 4096, "hevc_nvenc": 8192, "av1_nvenc": 8192}  # pixels, each side
+SOFTWARE_EQUIVALENT = {"h264_nvenc": "libx264", "hevc_nvenc": "libx265", "av1_nvenc": "libsvtav1"}
+
+
+def _encoder_starts(name: str) -> str | None:
+    """None if the encoder opens here on a small frame, else FFmpeg's reason."""
+    cc = av.CodecContext.create(name, "w")
+    cc.width, cc.height, cc.pix_fmt, cc.time_base = 256, 256, "yuv420p", Fraction(1, 25)
+    try:
+        cc.open()
+    except av.FFmpegError as exc:
+        return exc.strerror or type(exc).__name__
+    return None
+
+
+def usable_encoder(settings: EncodeSettings, width: int, height: int) -> EncodeSettings:
+    """`settings` with an encoder that can run here at width x height.
+
+    NVENC is checked before any work: past its size limit (H.264 stops at 4096 pixels a side)
+    it is refused in one line; where it cannot start (no NVIDIA GPU, or one without NVENC such as
+    the H100 and H200) the software encoder for the same format takes over, with one warning."""
+    name = settings.codec
+    if not name.endswith("_nvenc"):
+        return settings
+    limit = NVENC_MAX_SIZE.get(name)
+    if limit is not None and max(width, height) > limit:
+        raise OptionError(
+            f"--codec {name}: NVENC encodes at most {limit} pixels a side, and the output is "
+            f"{width}x{height}; use --codec hevc_nvenc (up to 8192) or a software encoder"
+        )
+    reason = _encoder_starts(name)
+    if reason is None:
+        return settings
+    software = SOFTWARE_EQUIVALENT.get(name, "libx264")
+    log.warning(
+        "--codec %s cannot start here (%s: no NVENC on this machine; H100/H200 GPUs have none); encoding with %s",
+        name,
+        reason,
+        software,
+    )
+    return replace(settings, codec=software)
 
 
 def _quality_options(codec: str, crf: int | None, preset: str | None) -> dict[str, str]:
@@ -67,7 +121,7 @@ def _quality_options(codec: str, crf: int | None, preset: str | None) -> dict[st
         if codec == "libvpx-vp9":
             options["b"] = "0"  # constant quality mode
     if preset is not None and (codec in _PRESET_ENCODERS or nvenc):
-        options["preset"] = preset
+        options["preset"] = NVENC_PRESETS.get(preset, preset) if nvenc else preset
     return options
 
 

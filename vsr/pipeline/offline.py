@@ -29,7 +29,14 @@ from vsr.errors import InputError, Interrupted, OutputError
 from vsr.frames import FrameBatch
 from vsr.io.reader import Damage, VideoInfo, VideoReader
 from vsr.io.segments import SegmentEncoder
-from vsr.io.writer import EncodeSettings, VideoWriter, atomic_output, check_encoder, output_pix_fmt
+from vsr.io.writer import (
+    EncodeSettings,
+    VideoWriter,
+    atomic_output,
+    check_encoder,
+    output_pix_fmt,
+    usable_encoder,
+)
 from vsr.models.generator import State
 from vsr.models.zoo import BICUBIC, resolve_weights
 from vsr.pipeline.memory import fit_batch
@@ -162,6 +169,7 @@ def upscale_file(cfg: UpscaleConfig) -> UpscaleReport:
             trust_pickle=cfg.trust_pickle,
         )
         out_w, out_h = vi.width * cfg.scale, vi.height * cfg.scale
+        settings = usable_encoder(settings, out_w, out_h)  # NVENC: size limit, or absent
         # Refuse, before any work, what cannot fit; segment-parallel runs hold `segments` frames a step.
         batch = fit_batch(out_w, out_h, cfg.segments if cfg.segments > 1 else cfg.batch)
         plan = colour_plan(cfg, vi, runner.device, settings, out_h)
