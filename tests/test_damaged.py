@@ -141,7 +141,7 @@ def test_tiny_and_444_input(tmp_path: Path, size: tuple[int, int], pix_fmt: str,
     vsr.upscale(src, tmp_path / "o.mp4", progress=False)
     out = probe(tmp_path / "o.mp4")
     assert (out["width"], out["height"], out["frames"]) == (4 * w, 4 * h, 3)
-    assert out["pix_fmt"] == "yuv420p"
+    assert out["pix_fmt"] == "yuv444p"  # the input's chroma resolution is kept
 
 
 def test_output_too_large_for_memory_refused_before_work(tmp_path: Path) -> None:

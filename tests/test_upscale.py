@@ -6,6 +6,7 @@ import logging
 from fractions import Fraction
 from pathlib import Path
 
+import av
 import pytest
 
 import vsr
@@ -59,7 +60,8 @@ def test_rgb_h264_source_odd_size_frame_order(tmp_path: Path, frames: int) -> No
     assert a["pix_fmt"] == "gbrp" and a["colorspace"] == 0
     assert b["frames"] == frames and (b["width"], b["height"]) == (68, 36)
     assert b["pts_seconds"] == pytest.approx(a["pts_seconds"], abs=1e-3)  # same frames, same order
-    assert b["pix_fmt"] == "yuv420p" and b["colorspace"] == 6 and b["color_range"] == 1  # BT.601, limited
+    # libx264 has no RGB format: full-chroma YUV, with the tags of a YUV stream (BT.601, limited)
+    assert b["pix_fmt"] == "yuv444p" and b["colorspace"] == 6 and b["color_range"] == 1
 
 
 def test_ten_bit_colour_rotation(tmp_path: Path) -> None:
@@ -220,3 +222,21 @@ def test_nvenc_takes_x264_preset_names() -> None:
     assert _quality_options("h264_nvenc", 20, "veryfast") == {"cq": "20", "preset": "p2"}
     assert _quality_options("hevc_nvenc", None, "p6") == {"preset": "p6"}
     assert _quality_options("libx264", 20, "veryfast") == {"crf": "20", "preset": "veryfast"}
+
+
+@pytest.mark.parametrize(
+    ("codec", "source_fmt", "expected"),
+    [("ffv1", "yuv444p", "yuv444p"), ("ffv1", "bgr0", "bgr0"), ("libx264", "yuv422p", "yuv422p")],
+)
+def test_chroma_format_kept(tmp_path: Path, codec: str, source_fmt: str, expected: str) -> None:
+    """A 4:4:4, 4:2:2 or RGB source keeps its chroma resolution where the encoder takes it (written
+    as 4:2:0 it would lose up to 1 dB PSNR-Y of what the model made), and its colour is right."""
+    src = make_clip(tmp_path / "in.mkv", frames=3, codec="ffv1", pix_fmt=source_fmt)
+    _upscale(src, tmp_path / "out.mkv", codec=codec, model="bicubic")
+    out = probe(tmp_path / "out.mkv")
+    assert out["pix_fmt"] == expected and out["frames"] == 3
+    with av.open(str(src)) as a, av.open(str(tmp_path / "out.mkv")) as b:
+        first_in = next(a.decode(video=0)).to_ndarray(format="rgb24").astype(float)
+        first_out = next(b.decode(video=0)).to_ndarray(format="rgb24").astype(float)
+    shrunk = first_out.reshape(first_in.shape[0], 4, first_in.shape[1], 4, 3).mean(axis=(1, 3))
+    assert abs(shrunk - first_in).mean() < 6  # the same picture, in the same colours
