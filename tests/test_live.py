@@ -82,6 +82,23 @@ def test_udp_mpegts_source_to_file(tmp_path: Path, clip: Path) -> None:
     assert s["reconnects"] == 0
 
 
+def test_udp_joined_between_key_frames_waits_for_one(tmp_path: Path, clip: Path) -> None:
+    """A stream with key frames 8 s apart, joined ~2 s after one: vsr says it waits, then upscales
+    from the next key frame on (before, it failed after 5 s with "Invalid data found")."""
+    need_ffmpeg()
+    port = free_port()
+    sender = udp_sender(clip, port, gop=200)
+    try:
+        time.sleep(2.0)  # the sender's first key frame has gone by
+        out = tmp_path / "out.ts"
+        proc = _live(f"udp://127.0.0.1:{port}", "-o", str(out), "--max-frames", "10")
+    finally:
+        stop(sender)
+    assert proc.returncode == 0, proc.stderr
+    assert "joined between key frames; waiting for the next one" in proc.stderr
+    assert ffprobe(out)["frames"] == 10
+
+
 def test_rtsp_server_restart_reconnects_and_keeps_writing(tmp_path: Path, clip: Path) -> None:
     need_ffmpeg()
     need_rtsp_server()

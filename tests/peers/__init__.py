@@ -55,11 +55,13 @@ def vsr_command() -> list[str]:
     return [exe] if exe else [sys.executable, "-c", "from vsr.cli import run; run()"]
 
 
-def udp_sender(clip: Path, port: int) -> subprocess.Popen:
-    """FFmpeg sending `clip` in a loop, in real time, as MPEG-TS over UDP (a key frame every second)."""
+def udp_sender(clip: Path, port: int, gop: int = 25) -> subprocess.Popen:
+    """FFmpeg sending `clip` in a loop, in real time, as MPEG-TS over UDP (a key frame every `gop`
+    frames: every second by default)."""
     return subprocess.Popen(
         ["ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", str(clip),
-         "-an", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25",
+         "-an", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", str(gop),
+         "-keyint_min", str(gop), "-sc_threshold", "0",
          "-f", "mpegts", f"udp://127.0.0.1:{port}?pkt_size=1316"],
         stdin=subprocess.DEVNULL,
     )  # fmt: skip

@@ -7,7 +7,10 @@ and with open/read timeouts, so a dead peer is noticed and reconnected instead o
 
 from __future__ import annotations
 
+import logging
 import sys
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -27,6 +30,9 @@ RTSP_TRANSPORTS = ("tcp", "udp")
 # and with them the key frame a stream with long GOPs needs to start (measured: no frame at all
 # from an RTSP server sending one key frame per 10 s).
 LOW_LATENCY = {"probesize": "500000", "analyzeduration": "1000000"}
+KEY_FRAME_WAIT = 30.0  # seconds a joined stream may take to send a key frame (or --timeout if longer)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -88,3 +94,30 @@ def open_source(source: Source, *, timeout: float) -> av.container.InputContaine
         timeout=(timeout, timeout) if source.kind != "file" else None,
         metadata_errors="ignore",
     )
+
+
+def decoded_frames(
+    container: av.container.InputContainer, stream: av.VideoStream, source: Source, wait: float
+) -> Iterator[av.VideoFrame]:
+    """The stream's frames. A stream joined between key frames (UDP/RTP MPEG-TS, a running
+    broadcast) first delivers packets that cannot be decoded without the key frame before them:
+    those are skipped, with one line, until a key frame arrives, for at most `wait` seconds."""
+    started, skipped = time.monotonic(), 0
+    for packet in container.demux(stream):
+        try:
+            frames = packet.decode()
+        except av.InvalidDataError:
+            if skipped < 0:  # after the first frame, damage is the caller's to handle
+                raise
+            if skipped == 0:
+                log.warning("source %r: joined between key frames; waiting for the next one", source.text)
+            skipped += 1
+            if time.monotonic() - started > wait:
+                raise InputError(
+                    f"source {source.text!r}: no key frame within {wait:.0f} s (the stream was joined between "
+                    "key frames, and they are further apart than that); raise --timeout to wait longer"
+                ) from None
+            continue
+        for frame in frames:
+            skipped = -1
+            yield frame

@@ -38,7 +38,7 @@ from vsr.io.live_outputs import (
     check_file_output,
     describe_output,
 )
-from vsr.io.sources import Source, open_source, parse_source
+from vsr.io.sources import KEY_FRAME_WAIT, Source, decoded_frames, open_source, parse_source
 from vsr.pipeline.live_stats import LiveStats, write_json
 
 log = logging.getLogger(__name__)
@@ -219,7 +219,7 @@ class LiveSession:
             stream = container.streams.video[0]
             # Frame threading holds frames back (one per thread); slices do not add latency.
             stream.thread_type = "AUTO" if run.source.kind == "file" and not run.source.realtime else "SLICE"
-            frames = container.decode(stream)
+            frames = decoded_frames(container, stream, run.source, max(KEY_FRAME_WAIT, self.cfg.timeout))
             first = next(frames, None)
             if first is None:
                 raise InputError(f"source {run.source.text!r} ended before its first frame")
