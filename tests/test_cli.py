@@ -16,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.clips import make_clip, probe
+from tests.peers import default_sigint
 from vsr.cli import app
 
 
@@ -181,6 +182,7 @@ def test_interrupt_leaves_nothing(tmp_path: Path, sig: str) -> None:
         [*cmd, "upscale", str(src), str(tmp_path / "o.mp4"), "--no-progress", "--preset", "ultrafast"],
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=default_sigint,
     )  # ultrafast: no look-ahead, so the partial file appears with the first frames
     deadline = time.monotonic() + 60
     while not list(tmp_path.glob(".o.vsr-partial*")) and time.monotonic() < deadline:

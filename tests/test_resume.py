@@ -14,6 +14,7 @@ import av
 import pytest
 
 from tests.clips import make_clip, probe
+from tests.peers import default_sigint
 from vsr.pipeline.resume import journal_dir
 
 SEGMENT = ["--checkpoint-every", "0.4"]  # 10 frames at 25 fps
@@ -38,6 +39,7 @@ def _start(src: Path, out: Path, *extra: str) -> subprocess.Popen[str]:
         [*_cmd(), "upscale", str(src), str(out), "--no-progress", "--resume", *SEGMENT, *extra],
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=default_sigint,
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -53,6 +54,13 @@ def free_port(kind: int = socket.SOCK_DGRAM) -> int:
 def vsr_command() -> list[str]:
     exe = shutil.which("vsr")
     return [exe] if exe else [sys.executable, "-c", "from vsr.cli import run; run()"]
+
+
+def default_sigint() -> None:
+    """preexec_fn for a vsr started to be interrupted: a shell runs background jobs (pytest &,
+    nohup, some CI runners) with SIGINT ignored, the child inherits that, and vsr rightly keeps
+    an ignored SIGINT ignored; the tests want the interactive case, so restore the default."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def udp_sender(clip: Path, port: int, gop: int = 25) -> subprocess.Popen:
