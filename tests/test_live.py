@@ -155,8 +155,12 @@ def test_slow_model_drops_stale_frames_and_latency_stays_bounded(tmp_path: Path,
     s = _stats(stats)
     _check_counts(s)
     assert s["frames_dropped"] > s["frames_out"] > 0  # the model keeps up with less than half
-    # Without dropping, the backlog after 5 s would be several seconds; with it, one frame or two.
-    assert s["latency_ms"]["max"] < 2500
+    # What the design bounds: a frame waits at most for the step in progress and its own (plus
+    # capture and output), so latency stays within a few model steps however loaded the machine.
+    # Without dropping, the backlog would grow with time: (25 - fps_out) / fps_out seconds per
+    # second, about 15 s after 5 s at 6 fps.
+    step_ms = 1000 / s["fps_out"]
+    assert s["latency_ms"]["max"] < 4 * step_ms + 1000
     assert ffprobe(out)["frames"] == s["frames_out"]
 
 
@@ -164,7 +168,7 @@ def test_fallback_takes_over_while_the_model_drops_frames(tmp_path: Path, clip: 
     stats = tmp_path / "stats.json"
     proc = _live(
         str(clip), "--realtime", "-m", str(_slow_model(tmp_path)), "--fallback", "bicubic",
-        "--duration", "5", "--stats-json", str(stats),
+        "--duration", "8", "--stats-json", str(stats),
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     s = _stats(stats)
