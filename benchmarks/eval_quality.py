@@ -4,6 +4,8 @@ For every clip in --val-dir: HR = all decoded frames (cropped to a multiple of 2
 bicubic downscale by the model's scale, stored losslessly ("BI"), and the same LR compressed with H.264 CRF 23
 ("BI+H264"). Each method upscales each LR; PSNR-Y / SSIM-Y (border = scale), tOF and flicker are computed
 against HR. "model-per-frame" is the same model with its recurrent state reset on every frame.
+More models join the same table: `--also LABEL=WEIGHTS` runs with its state, `--single LABEL=WEIGHTS`
+with its state reset every frame (a single-frame model, e.g. one trained with --reset-state).
 
     python benchmarks/eval_quality.py --model fast-x4 --json benchmarks/results/quality_fast-x4.json
 """
@@ -70,6 +72,21 @@ def main() -> None:
     parser.add_argument("--dtype", default="auto")
     parser.add_argument("--ssim-stride", type=int, default=2, help="SSIM on every Nth frame")
     parser.add_argument("--tof-stride", type=int, default=2, help="tOF on every Nth frame pair")
+    parser.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        metavar="LABEL=WEIGHTS",
+        help="another model, run with its recurrent state",
+    )
+    parser.add_argument(
+        "--single",
+        action="append",
+        default=[],
+        metavar="LABEL=WEIGHTS",
+        help="another model, run with its state reset on every frame",
+    )
+    parser.add_argument("--settings", nargs="+", default=["BI", "BI+H264"], choices=["BI", "BI+H264"])
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
@@ -77,20 +94,32 @@ def main() -> None:
     model, info = load_model(args.model, scales.get(args.model, 4))
     scale = model.scale
     device = torch.device("cpu")
-    runner = Runner(model, RunnerSettings(device=device, dtype=resolve_dtype(args.dtype, device)))
+    dtype = resolve_dtype(args.dtype, device)
+    runner = Runner(model, RunnerSettings(device=device, dtype=dtype))
     methods = ["bicubic", "lanczos", "model-per-frame", "model"]
+    extra: dict[str, tuple[Runner, bool]] = {}  # label -> (runner, reset every frame)
+    for values, per_frame in ((args.also, False), (args.single, True)):
+        for value in values:
+            label, _, weights = value.partition("=")
+            other, _ = load_model(weights, scale)
+            extra[label] = (Runner(other, RunnerSettings(device=device, dtype=dtype)), per_frame)
+            methods.append(label)
     results: dict[str, dict] = {}
     start = time.time()
     for clip in sorted(p for p in args.val_dir.iterdir() if p.is_file()):
         hr = crop_to_multiple(decode(clip, args.frames), 2 * scale)
         lr_bi = bicubic_downscale(hr, scale)
-        for setting, lr in (("BI", lr_bi), ("BI+H264", compress(lr_bi, "libx264", 23, preset="medium"))):
+        for setting in args.settings:
+            lr = lr_bi if setting == "BI" else compress(lr_bi, "libx264", 23, preset="medium")
             row = {}
             for method in methods:
                 if method == "bicubic":
                     sr = upscale_bicubic(lr, scale)
                 elif method == "lanczos":
                     sr = upscale_lanczos(lr, scale)
+                elif method in extra:
+                    other, per_frame = extra[method]
+                    sr = upscale_model(other, lr, per_frame=per_frame)
                 else:
                     sr = upscale_model(runner, lr, per_frame=method == "model-per-frame")
                 scorer = SequenceScorer(
@@ -113,6 +142,8 @@ def main() -> None:
     report = {
         "model": args.model,
         "model_info": info,
+        "also": args.also,
+        "single": args.single,
         "dtype": str(runner.settings.dtype).removeprefix("torch."),
         "seconds": round(time.time() - start, 1),
         "frames_per_clip": args.frames,
@@ -126,9 +157,9 @@ def main() -> None:
     }
     for setting, rows in summary.items():
         print(f"\n{setting}: mean over {len(results[setting])} clips")
-        print(f"{'method':<16}{'PSNR-Y':>8}{'SSIM-Y':>8}{'tOF':>8}{'flicker':>9}")
+        print(f"{'method':<24}{'PSNR-Y':>8}{'SSIM-Y':>8}{'tOF':>8}{'flicker':>9}")
         for method, m in rows.items():
-            print(f"{method:<16}{m['psnr_y']:8.3f}{m['ssim_y']:8.4f}{m['tof']:8.3f}{m['flicker']:9.3f}")
+            print(f"{method:<24}{m['psnr_y']:8.3f}{m['ssim_y']:8.4f}{m['tof']:8.3f}{m['flicker']:9.3f}")
     if args.json:
         save_result(args.json, **report)
 

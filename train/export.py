@@ -61,8 +61,9 @@ def main() -> None:
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--name", required=True)
     parser.add_argument("--out-dir", type=Path, default=WEIGHTS_DIR)
+    parser.add_argument("--raw", action="store_true", help="the trained weights, not their EMA")
     args = parser.parse_args()
-    print(export(args.run_dir, args.name, args.out_dir))
+    print(export(args.run_dir, args.name, args.out_dir, use_ema=not args.raw))
 
 
 if __name__ == "__main__":
