@@ -54,10 +54,22 @@ def _frames_text(quality: dict) -> str:
     return f"The first {limit} frames" if limit and limit < 10_000 else "All frames"
 
 
-def stage_text(config: dict) -> str:
+def architecture_text(args) -> str:  # noqa: ANN001 - GeneratorArgs
+    if args.recurrence == "hidden":
+        return (
+            f"{args.channels} channels x {args.blocks} residual blocks, flow-free hidden-state recurrence "
+            f"(RLSP/RRN style: previous LR frame, previous output folded and {args.state_channels} hidden "
+            "feature channels carried from frame to frame)"
+        )
+    warp = "HR" if args.hr_warp else "folded (LR-resolution)"
+    return f"{args.channels} channels x {args.blocks} residual blocks, flow net {args.flow_channels} channels, {warp} warping"
+
+
+def stage_text(config: dict, flow: bool = True) -> str:
+    warp = f" + {config['warp_weight']} x warping loss" if flow else ""
     if config.get("stage", "psnr") == "psnr":
-        return f"psnr (Charbonnier on HR frames + {config['warp_weight']} x warping loss)"
-    parts = [f"Charbonnier + {config['warp_weight']} x warping"]
+        return f"psnr (Charbonnier on HR frames{warp})"
+    parts = [f"Charbonnier{' + ' + str(config['warp_weight']) + ' x warping' if flow else ''}"]
     if config.get("pingpong"):
         parts.append(f"{config['pingpong_weight']} x ping-pong")
     d = "spatio-temporal" if config.get("temporal_d") else "spatial (single-frame)"
@@ -70,6 +82,23 @@ def stage_text(config: dict) -> str:
         + " + ".join(parts)
         + f"; EMA {config['ema']} of G (exported)"
     )
+
+
+def windows_text(config: dict) -> list[str]:
+    lines = []
+    if config.get("moving"):
+        lines.append(
+            f"- {config['moving']:.0%} of windows are moving-frame windows (one frame seen through a crop "
+            "sliding by whole HR pixels per frame: exact, mostly sub-LR-pixel motion)."
+        )
+    if config.get("soft"):
+        lines.append(
+            f"- {config['soft']:.0%} of windows have a soft target (blurred, or resampled down and up, before "
+            "the degradation), so the model learns not to invent detail the LR frame does not show."
+        )
+    if config.get("reset_state"):
+        lines.append("- Trained with the state reset on every frame: a single-frame model (the ablation).")
+    return lines
 
 
 def render(
@@ -89,16 +118,15 @@ def render(
     parts = [
         f"# {name}",
         "",
-        f"Frame-recurrent generator (FRVSR family), x{args.scale}: {args.channels} channels x {args.blocks} "
-        f"residual blocks, flow net {args.flow_channels} channels, "
-        f"{'HR' if args.hr_warp else 'folded (LR-resolution)'} warping; {params:,} parameters.",
+        f"Frame-recurrent generator, x{args.scale}: {architecture_text(args)}; {params:,} parameters.",
         "",
         "## Training",
         "",
         f"- Data: `{config['train_dir']}` (the permissive clips of ../shared/data/MANIFEST.md; "
         f"no restricted clip), first {config['max_frames_per_clip']} frames of each clip.",
         f"- Degradation: {DEGRADATIONS[config.get('degradation', 'BI')].format(scale=args.scale)}.",
-        f"- Stage: {stage_text(config)}.",
+        f"- Stage: {stage_text(config, flow=args.recurrence == 'flow')}.",
+        *windows_text(config),
         f"- {info['iterations']} iterations, batch {config['batch']}, windows of {config['frames']} frames, "
         f"HR crops {config['crop']}x{config['crop']}, Adam lr {config['lr']} with warm-up and cosine decay; "
         f"{training_hours(log_path):.2f} h on {config['threads']} thread(s) of {trained_on}, "
