@@ -17,7 +17,13 @@ import vsr
 from tests.clips import make_clip, make_damaged_clip, probe
 from vsr.cli import app
 from vsr.errors import InputError
-from vsr.pipeline.memory import estimate_bytes, fit_batch
+from vsr.pipeline.memory import (
+    GPU_BASE_BYTES,
+    GPU_BYTES_PER_PIXEL_PER_FRAME,
+    estimate_bytes,
+    fit_batch,
+    fit_batch_gpu,
+)
 
 
 def _run(*args: str):
@@ -170,6 +176,16 @@ def test_batch_shrinks_to_fit_before_refusing() -> None:
     assert fit_batch(w, h, 8, available=estimate_bytes(w, h, 8)) == 8
     with pytest.raises(InputError, match="lower --scale"):
         fit_batch(w, h, 8, available=estimate_bytes(w, h, 1) - 1)
+
+
+def test_gpu_batch_fits_free_device_memory() -> None:
+    """On CUDA the batch is also fitted to the device's free memory (x4 of 4K: 531 MB a frame)."""
+    w, h = 15360, 8640
+    one = GPU_BASE_BYTES + w * h * GPU_BYTES_PER_PIXEL_PER_FRAME
+    assert fit_batch_gpu(w, h, 8, free=80 * 2**30) == 8
+    assert fit_batch_gpu(w, h, 8, free=one + 2 * w * h * GPU_BYTES_PER_PIXEL_PER_FRAME) == 2
+    with pytest.raises(InputError, match="GiB of GPU memory"):
+        fit_batch_gpu(w, h, 8, free=one - 1)
 
 
 def test_fine_time_base_with_repeats(tmp_path: Path) -> None:

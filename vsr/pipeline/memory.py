@@ -74,3 +74,34 @@ def fit_batch(width: int, height: int, batch: int, available: int | None = None)
     if fitted < batch:
         log.warning("--batch %d lowered to %d to fit %dx%d frames in memory", batch, fitted, width, height)
     return fitted
+
+
+# On a GPU the batch's frames live on the device as well. Not fitted (no GPU has been measured):
+# counted from the tensors a batch frame holds there (the float32 HR output, 12 bytes a pixel; the
+# pixel-shuffled and rounded copies, about 15; the colour conversion's planes, a few more) and
+# doubled for the allocator's slack; plus the CUDA context, cuDNN workspaces and weights.
+GPU_BASE_BYTES = 2**30
+GPU_BYTES_PER_PIXEL_PER_FRAME = 64
+
+
+def fit_batch_gpu(width: int, height: int, batch: int, free: int) -> int:
+    """The largest batch <= `batch` whose GPU estimate fits in `free` bytes of device memory
+    (torch.cuda.mem_get_info); InputError if not even one frame does."""
+
+    def need(n: int) -> int:
+        return GPU_BASE_BYTES + width * height * GPU_BYTES_PER_PIXEL_PER_FRAME * n
+
+    fitted = batch
+    while fitted > 1 and need(fitted) > free:
+        fitted //= 2
+    if need(fitted) > free:
+        raise InputError(
+            f"output frames of {width}x{height} ({width * height / 1e6:.0f} Mpx) need about "
+            f"{need(fitted) / 2**30:.1f} GiB of GPU memory and {free / 2**30:.1f} GiB are free: "
+            "lower --scale, or run on the CPU (--device cpu)"
+        )
+    if fitted < batch:
+        log.warning(
+            "--batch %d lowered to %d to fit %dx%d frames in GPU memory", batch, fitted, width, height
+        )
+    return fitted

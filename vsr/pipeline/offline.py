@@ -39,7 +39,7 @@ from vsr.io.writer import (
 )
 from vsr.models.generator import State
 from vsr.models.zoo import BICUBIC, resolve_weights
-from vsr.pipeline.memory import fit_batch
+from vsr.pipeline.memory import fit_batch, fit_batch_gpu
 from vsr.pipeline.parallel import ParallelJob, frame_timestamps, plan_parts
 from vsr.pipeline.resume import Journal, file_digest, input_identity, join_segments
 from vsr.pipeline.stages import Pipeline
@@ -172,6 +172,9 @@ def upscale_file(cfg: UpscaleConfig) -> UpscaleReport:
         settings = usable_encoder(settings, out_w, out_h)  # NVENC: size limit, or absent
         # Refuse, before any work, what cannot fit; segment-parallel runs hold `segments` frames a step.
         batch = fit_batch(out_w, out_h, cfg.segments if cfg.segments > 1 else cfg.batch)
+        if runner.device.type == "cuda":
+            free, _ = torch.cuda.mem_get_info(runner.device)
+            batch = fit_batch_gpu(out_w, out_h, batch, free)
         plan = colour_plan(cfg, vi, runner.device, settings, out_h)
         if plan is not None:
             runner.convert_on_device(plan)
