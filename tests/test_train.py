@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -111,3 +112,64 @@ def test_split_option_trains(tmp_path: Path, data: tuple[Path, Path]) -> None:
     assert any(
         '"val_psnr_y"' in line for line in (tmp_path / "split-run" / "log.jsonl").read_text().splitlines()
     )
+
+
+def _clip(frames: int = 6, h: int = 96, w: int = 128):  # noqa: ANN202 - train.data.CachedClip
+    from train.data import CachedClip
+
+    rng = np.random.default_rng(1)
+    return CachedClip(Path("x.mp4"), rng.integers(0, 256, size=(frames, h, w, 3), dtype=np.uint8))
+
+
+def test_moving_windows_slide_by_whole_hr_pixels() -> None:
+    """A moving-frame window is one frame seen through a crop that moves a whole number of HR
+    pixels per frame: frame t+1 is frame t shifted by the same (dy, dx) where they overlap."""
+    from train.data import WindowDataset
+
+    data = WindowDataset([_clip()], frames=5, crop=32, scale=4, seed=0, length=40, moving=1.0, max_speed=3)
+    moved = 0
+    for i in range(40):
+        _, hr = data[i]
+        found = []
+        for dy in range(-3, 4):
+            for dx in range(-3, 4):
+                a, b = hr[0], hr[1]  # b(y, x) = a(y + dy, x + dx), before flips
+                ys, xs = slice(max(0, dy), 32 + min(0, dy)), slice(max(0, dx), 32 + min(0, dx))
+                yb, xb = slice(max(0, -dy), 32 + min(0, -dy)), slice(max(0, -dx), 32 + min(0, -dx))
+                if torch.equal(a[:, ys, xs], b[:, yb, xb]):
+                    found.append((dy, dx))
+        assert found, f"window {i}: frame 1 is not a whole-pixel shift of frame 0"
+        moved += found != [(0, 0)]
+    assert moved > 30  # most windows move (velocity 0 in both directions is 1 in 49)
+
+
+def test_soft_windows_lose_fine_detail() -> None:
+    """A soft window's target has less high-frequency energy than the same plain window."""
+    from train.data import WindowDataset
+
+    plain = WindowDataset([_clip()], frames=3, crop=32, scale=4, seed=0, length=10)
+    soft = WindowDataset([_clip()], frames=3, crop=32, scale=4, seed=0, length=10, soft=1.0)
+
+    def detail(x: torch.Tensor) -> float:
+        return float((x[..., 1:, :] - x[..., :-1, :]).abs().mean())
+
+    for i in range(10):
+        (_, hr_plain), (lr_soft, hr_soft) = plain[i], soft[i]
+        assert detail(hr_soft) < 0.8 * detail(hr_plain)
+        assert lr_soft.shape == (3, 3, 8, 8)
+
+
+def test_hidden_recurrence_trains_resumes_and_exports(tmp_path: Path, data: tuple[Path, Path]) -> None:
+    hidden = dict(recurrence="hidden", channels=8, blocks=1, state_channels=4, moving=0.5, soft=0.2)
+    train(_config(tmp_path, data, "straight", **hidden))
+    train(_config(tmp_path, data, "split", stop_at=3, **hidden))
+    train(_config(tmp_path, data, "split", resume=True, **hidden))
+    a = torch.load(tmp_path / "straight" / "ckpt.pt", weights_only=True)
+    b = torch.load(tmp_path / "split" / "ckpt.pt", weights_only=True)
+    for key, value in a["model"].items():
+        assert torch.equal(value, b["model"][key]), key
+    log = [json.loads(line) for line in (tmp_path / "split" / "log.jsonl").read_text().splitlines()]
+    assert all("warp" not in e for e in log if "loss" in e)  # no flow net, no warping loss
+    assert any("val_state_gain_db" in e for e in log)
+    model, _ = load_model(str(export(tmp_path / "split", "h-x4", out_dir=tmp_path / "w")), 4)
+    assert model.args.recurrence == "hidden" and model.args.state_channels == 4
