@@ -36,8 +36,9 @@ def test_folded_bicubic_equals_interpolate(scale: int) -> None:
 
 
 HIDDEN = {"recurrence": "hidden", "state_channels": 6}
-KINDS = [{"hr_warp": False}, {"hr_warp": True}, HIDDEN]
-KIND_IDS = ["folded-warp", "hr-warp", "hidden"]
+RESIDUAL = {**HIDDEN, "feedback": "residual"}
+KINDS = [{"hr_warp": False}, {"hr_warp": True}, HIDDEN, RESIDUAL]
+KIND_IDS = ["folded-warp", "hr-warp", "hidden", "hidden-residual"]
 
 
 @pytest.mark.parametrize("kind", KINDS, ids=KIND_IDS)
@@ -60,7 +61,7 @@ def test_step_equals_forward_sequence(kind: dict) -> None:
             hr, state = model.step(lr[:, t], state)
             torch.testing.assert_close(hr, seq.hr[:, t])
     assert seq.hr.shape == (2, 5, 3, 64, 96)
-    if kind is HIDDEN:
+    if kind.get("recurrence") == "hidden":
         assert seq.flow is None and model.flow is None
         assert state[1].shape == (2, 3 * 16 + 6, 16, 24)
     else:
@@ -108,6 +109,26 @@ def test_hidden_args_validated() -> None:
         FrameRecurrentGenerator(recurrence="lstm")
     with pytest.raises(ValueError, match="state_channels"):
         FrameRecurrentGenerator(recurrence="flow", state_channels=4)
+    with pytest.raises(ValueError, match="feedback"):
+        FrameRecurrentGenerator(feedback="residual")  # the flow recurrence warps its output
+
+
+def test_residual_feedback_sees_detail_not_picture() -> None:
+    """Residual feedback shows the SR net the previous output minus the previous frame's bicubic
+    upsample (the detail the model added), not the picture: the same weights with output feedback
+    given that difference compute the same step."""
+    residual = _random_model(**RESIDUAL)
+    output = FrameRecurrentGenerator(channels=8, blocks=1, flow_channels=4, **HIDDEN).eval()
+    output.load_state_dict(residual.state_dict())
+    prev, frame = torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16)
+    with torch.no_grad():
+        _, carried = residual.init_state(prev)
+        carried[:, :48] += 0.05 * torch.randn_like(carried[:, :48])  # some detail on the picture
+        carried[:, 48:] = torch.rand_like(carried[:, 48:])
+        detail = carried.clone()
+        detail[:, :48] -= residual.bicubic(prev)
+        torch.testing.assert_close(residual(frame, prev, carried), output(frame, prev, detail))
+        assert (residual(frame, prev, carried) - output(frame, prev, carried)).abs().max() > 1e-4
 
 
 def test_folded_warp_matches_hr_warp_for_whole_pixel_motion() -> None:

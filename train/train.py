@@ -74,6 +74,7 @@ class TrainConfig:
     blocks: int = 0  # 0: the preset's
     state_channels: int = -1  # hidden features carried ("hidden"); -1: the preset's
     reset_state: bool = False  # reset the state every frame: the single-frame ablation
+    feedback: str = "preset"  # hidden recurrence: preset, output or residual
     max_frames_per_clip: int = 300
     frames: int = 8  # T, frames per training window
     moving: float = 0.0  # share of moving-frame windows (one frame, crop sliding by whole HR pixels)
@@ -141,6 +142,8 @@ class TrainConfig:
                 args[name] = getattr(self, name)
         if self.state_channels >= 0:
             args["state_channels"] = self.state_channels
+        if self.feedback != "preset":
+            args["feedback"] = self.feedback
         return GeneratorArgs(**args)
 
 

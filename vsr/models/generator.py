@@ -69,6 +69,9 @@ class GeneratorArgs:
     hr_warp: bool = True
     recurrence: str = "flow"  # "flow" (FNet + warp) or "hidden" (flow-free hidden state)
     state_channels: int = 0  # hidden features carried from frame to frame ("hidden" only)
+    # "hidden" only: what of the previous output the SR net sees: "output" (the folded frame) or
+    # "residual" (the detail it added to the previous frame's bicubic upsample)
+    feedback: str = "output"
 
     def __post_init__(self) -> None:
         if self.scale not in (2, 3, 4):
@@ -78,6 +81,12 @@ class GeneratorArgs:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.recurrence not in RECURRENCES:
             raise ValueError(f"recurrence must be one of {RECURRENCES}, got {self.recurrence!r}")
+        if self.feedback not in ("output", "residual") or (
+            self.recurrence == "flow" and self.feedback != "output"
+        ):
+            raise ValueError(
+                f"feedback must be output or residual (hidden recurrence only), got {self.feedback!r}"
+            )
         if self.state_channels < 0 or (self.recurrence == "flow" and self.state_channels):
             raise ValueError(
                 f"state_channels must be >= 0, and 0 for the flow recurrence, got {self.state_channels}"
@@ -110,6 +119,7 @@ class FrameRecurrentGenerator(nn.Module):
         hr_warp: bool = True,
         recurrence: str = "flow",
         state_channels: int = 0,
+        feedback: str = "output",
     ) -> None:
         super().__init__()
         self.args = GeneratorArgs(
@@ -120,11 +130,13 @@ class FrameRecurrentGenerator(nn.Module):
             hr_warp=hr_warp,
             recurrence=recurrence,
             state_channels=state_channels,
+            feedback=feedback,
         )
         self.scale = scale
         self.hr_warp = hr_warp
         self.hidden = recurrence == "hidden"
         self.state_channels = state_channels
+        self.residual_feedback = feedback == "residual"
         folded = 3 * scale * scale
         self.folded_channels = folded
         self.carried_channels = folded + state_channels  # channels of the carried state tensor
@@ -186,6 +198,9 @@ class FrameRecurrentGenerator(nn.Module):
 
     def _hidden_step(self, lr: torch.Tensor, prev_lr: torch.Tensor, carried: torch.Tensor) -> torch.Tensor:
         # lr, prev_lr (b, 3, h, w); carried (b, 3 s^2 + k, h, w): previous output folded + hidden
+        if self.residual_feedback:  # the detail added last frame, without the picture under it
+            f = self.folded_channels
+            carried = torch.cat([carried[:, :f] - self.bicubic(prev_lr), carried[:, f:]], dim=1)
         x = F.relu(self.head(torch.cat([lr, prev_lr, carried.to(lr.dtype)], dim=1)))
         out = self.tail(F.relu(self.body(x))).float()  # (b, 3 s^2 + k, h, w)
         folded = out[:, : self.folded_channels] + self.bicubic(lr)
