@@ -58,8 +58,9 @@ def architecture_text(args) -> str:  # noqa: ANN001 - GeneratorArgs
     if args.recurrence == "hidden":
         return (
             f"{args.channels} channels x {args.blocks} residual blocks, flow-free hidden-state recurrence "
-            f"(RLSP/RRN style: previous LR frame, previous output folded and {args.state_channels} hidden "
-            "feature channels carried from frame to frame)"
+            f"(RLSP/RRN style: previous LR frame, previous "
+            f"{'residual (the detail added to its bicubic upsample)' if args.feedback == 'residual' else 'output'} "
+            f"folded and {args.state_channels} hidden feature channels carried from frame to frame)"
         )
     warp = "HR" if args.hr_warp else "folded (LR-resolution)"
     return f"{args.channels} channels x {args.blocks} residual blocks, flow net {args.flow_channels} channels, {warp} warping"
