@@ -71,58 +71,87 @@ def main(
     )
 
 
+# Options shared by `vsr upscale` and `vsr batch` (one definition, two commands).
+Scale = Annotated[int, typer.Option("--scale", "-s", help="Upscaling factor.")]
+ModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        "-m",
+        help="Shipped model name (see `vsr models`), a .safetensors path, or bicubic (the baseline).",
+    ),
+]
+DeviceOpt = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")]
+DtypeOpt = Annotated[str, typer.Option(help="auto, float32, bfloat16 or float16.")]
+CodecOpt = Annotated[
+    str, typer.Option(help="Video encoder: libx264, libx265, libsvtav1, ffv1, h264_nvenc...")
+]
+CrfOpt = Annotated[int | None, typer.Option(help="Constant rate factor (quality; lower is better).")]
+PresetOpt = Annotated[str | None, typer.Option(help="Encoder preset (e.g. x264: ultrafast..veryslow).")]
+PixFmtOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--pix-fmt",
+        help="Output pixel format; default: the input's chroma format and bit depth where the encoder takes them.",
+    ),
+]
+BatchOpt = Annotated[int, typer.Option(help="Frames per batch handed between stages.")]
+OverwriteOpt = Annotated[bool, typer.Option("--overwrite", "-y", help="Replace outputs that exist.")]
+ProgressOpt = Annotated[bool, typer.Option(help="Show a progress bar.")]
+TrustPickleOpt = Annotated[
+    bool,
+    typer.Option(
+        "--trust-pickle", help="Allow a pickled training checkpoint (.pt) as --model: it can run code."
+    ),
+]
+OnErrorOpt = Annotated[
+    str,
+    typer.Option(
+        "--on-error",
+        help="Damaged or truncated input: fail (default), or skip: keep what FFmpeg can conceal, "
+        "count it and warn.",
+    ),
+]
+ColourOpt = Annotated[
+    str,
+    typer.Option(
+        help="Where YUV<->RGB conversion runs: device (beside the model; 8-bit 4:2:0 only), "
+        "swscale (FFmpeg, on the CPU), or auto: device on CUDA, swscale on the CPU.",
+    ),
+]
+HwaccelOpt = Annotated[
+    str,
+    typer.Option(
+        help="Decoding: cuda[:N] (NVDEC, fails where it cannot start), none (CPU), or auto: "
+        "NVDEC when the model runs on CUDA, else the CPU.",
+    ),
+]
+
+
 @app.command()
 def upscale(
     input: Annotated[Path, typer.Argument(help="Video to upscale (anything FFmpeg can read).")],
     output: Annotated[Path, typer.Argument(help="Output file; its extension picks the container.")],
-    scale: Annotated[int, typer.Option("--scale", "-s", help="Upscaling factor.")] = 4,
-    model: Annotated[
-        str | None,
-        typer.Option(
-            "--model",
-            "-m",
-            help="Shipped model name (see `vsr models`), a .safetensors path, or bicubic (the baseline).",
-        ),
-    ] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
-    dtype: Annotated[str, typer.Option(help="auto, float32, bfloat16 or float16.")] = "auto",
+    scale: Scale = 4,
+    model: ModelOpt = None,
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = "auto",
     backend: Backend = "auto",
-    codec: Annotated[
-        str, typer.Option(help="Video encoder: libx264, libx265, libsvtav1, ffv1, h264_nvenc...")
-    ] = "libx264",
-    crf: Annotated[int | None, typer.Option(help="Constant rate factor (quality; lower is better).")] = 18,
-    preset: Annotated[
-        str | None, typer.Option(help="Encoder preset (e.g. x264: ultrafast..veryslow).")
-    ] = "medium",
-    pix_fmt: Annotated[
-        str | None,
-        typer.Option("--pix-fmt", help="Output pixel format; default 4:2:0 at the input's bit depth."),
-    ] = None,
-    batch: Annotated[int, typer.Option(help="Frames per batch handed between stages.")] = 8,
+    codec: CodecOpt = "libx264",
+    crf: CrfOpt = 18,
+    preset: PresetOpt = "medium",
+    pix_fmt: PixFmtOpt = None,
+    batch: BatchOpt = 8,
     stream: Annotated[
         int | None,
         typer.Option(
             help="Container index of the video stream to upscale, as ffprobe lists it (default: the first video stream)."
         ),
     ] = None,
-    overwrite: Annotated[
-        bool, typer.Option("--overwrite", "-y", help="Replace OUTPUT if it exists.")
-    ] = False,
-    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
-    trust_pickle: Annotated[
-        bool,
-        typer.Option(
-            "--trust-pickle", help="Allow a pickled training checkpoint (.pt) as --model: it can run code."
-        ),
-    ] = False,
-    on_error: Annotated[
-        str,
-        typer.Option(
-            "--on-error",
-            help="Damaged or truncated input: fail (default), or skip: keep what FFmpeg can conceal, "
-            "count it and warn.",
-        ),
-    ] = "fail",
+    overwrite: OverwriteOpt = False,
+    progress: ProgressOpt = True,
+    trust_pickle: TrustPickleOpt = False,
+    on_error: OnErrorOpt = "fail",
     resume: Annotated[
         bool,
         typer.Option(
@@ -142,20 +171,8 @@ def upscale(
     warmup: Annotated[
         int, typer.Option(help="With --segments: frames each part starts early to warm its state.")
     ] = 4,
-    colour: Annotated[
-        str,
-        typer.Option(
-            help="Where YUV<->RGB conversion runs: device (beside the model; 8-bit 4:2:0 only), "
-            "swscale (FFmpeg, on the CPU), or auto: device on CUDA, swscale on the CPU.",
-        ),
-    ] = "auto",
-    hwaccel: Annotated[
-        str,
-        typer.Option(
-            help="Decoding: cuda[:N] (NVDEC, fails where it cannot start), none (CPU), or auto: "
-            "NVDEC when the model runs on CUDA, else the CPU.",
-        ),
-    ] = "auto",
+    colour: ColourOpt = "auto",
+    hwaccel: HwaccelOpt = "auto",
 ) -> None:
     """Upscale a video file; audio and subtitles are copied, timestamps kept."""
     from vsr.config import UpscaleConfig
@@ -201,6 +218,67 @@ def upscale(
             err=True,
         )
     typer.echo(f"vsr: {report.summary()}", err=True)
+
+
+@app.command(name="batch")
+def batch_(
+    inputs: Annotated[
+        list[str], typer.Argument(help="Video files, directories of videos, or glob patterns.")
+    ],
+    out_dir: Annotated[Path, typer.Option("--out-dir", "-o", help="Directory for the outputs (created).")],
+    suffix: Annotated[str, typer.Option(help="Added to each output's file name, e.g. _x4.")] = "",
+    ext: Annotated[
+        str | None, typer.Option(help="Output extension (container), e.g. .mkv; default: the input's.")
+    ] = None,
+    scale: Scale = 4,
+    model: ModelOpt = None,
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = "auto",
+    backend: Backend = "auto",
+    codec: CodecOpt = "libx264",
+    crf: CrfOpt = 18,
+    preset: PresetOpt = "medium",
+    pix_fmt: PixFmtOpt = None,
+    batch: BatchOpt = 8,
+    overwrite: OverwriteOpt = False,
+    progress: ProgressOpt = True,
+    trust_pickle: TrustPickleOpt = False,
+    on_error: OnErrorOpt = "fail",
+    colour: ColourOpt = "auto",
+    hwaccel: HwaccelOpt = "auto",
+) -> None:
+    """Upscale many videos with the same options; finished outputs are skipped, so a rerun continues."""
+    from tqdm import tqdm
+
+    from vsr.batch import BatchConfig, run_batch
+    from vsr.config import UpscaleConfig
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    with _one_line_errors("interrupted; finished outputs are kept, the one in progress was removed"):
+        options = UpscaleConfig(
+            input=Path("."),
+            output=Path("."),
+            model=model,
+            scale=scale,
+            device=device,
+            dtype=dtype,
+            backend=backend,
+            codec=codec,
+            crf=crf,
+            preset=preset,
+            pix_fmt=pix_fmt,
+            batch=batch,
+            overwrite=overwrite,
+            trust_pickle=trust_pickle,
+            on_error=on_error,
+            colour=colour,
+            hwaccel=hwaccel,
+        )
+        cfg = BatchConfig(tuple(inputs), out_dir, options, suffix=suffix, ext=ext, progress=progress)
+        report = run_batch(cfg, echo=lambda line: tqdm.write(line, file=sys.stderr))  # above the bar
+    typer.echo(report.table())
+    if report.failed:
+        raise _fail(f"{len(report.failed)} of {len(report.results)} files failed")
 
 
 @app.command()

@@ -146,7 +146,20 @@ def decode_hwaccel(setting: str, device: torch.device) -> tuple[str | None, bool
     return setting, True
 
 
-def upscale_file(cfg: UpscaleConfig) -> UpscaleReport:
+class _Progress:
+    """The per-file bar, and a caller's frame counter beside it (vsr batch's overall bar)."""
+
+    def __init__(self, bar: tqdm, on_frames: Callable[[int], None] | None) -> None:
+        self.bar, self.on_frames = bar, on_frames
+
+    def update(self, n: int) -> None:
+        self.bar.update(n)
+        if self.on_frames is not None and n:
+            self.on_frames(n)
+
+
+def upscale_file(cfg: UpscaleConfig, on_frames: Callable[[int], None] | None = None) -> UpscaleReport:
+    """Upscale cfg.input into cfg.output; `on_frames(n)` is called as frames are done."""
     check_paths(cfg.input, cfg.output, cfg.overwrite)
     check_encoder(cfg.codec)
     settings = EncodeSettings(codec=cfg.codec, crf=cfg.crf, preset=cfg.preset, pix_fmt=cfg.pix_fmt)
@@ -187,13 +200,14 @@ def upscale_file(cfg: UpscaleConfig) -> UpscaleReport:
             dynamic_ncols=True,
             desc="upscale",
         )
+        progress = _Progress(bar, on_frames)
         try:
             if cfg.resume:
-                frames = job.run_resumable(bar, model_name)
+                frames = job.run_resumable(progress, model_name)
             elif cfg.segments > 1:
-                frames = job.run_parallel(bar, segments=batch)
+                frames = job.run_parallel(progress, segments=batch)
             else:
-                frames = job.run(bar)
+                frames = job.run(progress)
         finally:
             bar.close()
     return UpscaleReport(
@@ -262,7 +276,7 @@ class _Job:
     def _output_error(self, doing: str, exc: av.FFmpegError) -> OutputError:
         return OutputError(f"{doing} {str(self.cfg.output)!r} failed: {exc.strerror}")
 
-    def run(self, bar: tqdm) -> int:
+    def run(self, bar: _Progress) -> int:
         """Encode straight into a temporary file beside the output, renamed at the end."""
         with atomic_output(self.cfg.output) as tmp:
             writer = self._writer(tmp)
@@ -313,7 +327,7 @@ class _Job:
             "colour": self.reader.layout,
         }
 
-    def run_resumable(self, bar: tqdm, model_name: str) -> int:
+    def run_resumable(self, bar: _Progress, model_name: str) -> int:
         """Encode segments into the journal, then join them into the output (see vsr.pipeline.resume)."""
         cfg, runner, vi = self.cfg, self.runner, self.reader.info
         segment_frames = max(1, round(cfg.checkpoint_every * float(vi.rate or 25)))
@@ -404,7 +418,7 @@ class _Job:
         journal.remove()
         return writer.frames_written
 
-    def run_parallel(self, bar: tqdm, segments: int) -> int:
+    def run_parallel(self, bar: _Progress, segments: int) -> int:
         """Upscale `segments` parts side by side, each into its own segment, then join them."""
         cfg, vi = self.cfg, self.reader.info
         parts = plan_parts(frame_timestamps(cfg.input, self.reader.stream.index), segments, cfg.warmup)
