@@ -166,7 +166,22 @@ def render(
             "",
             f"Command: `{comparison['command']}`",
         ]
-    if speed:
+    if speed and "median_fps" in speed:  # benchmarks/model_speed_ab.py
+        cpu = speed["machine"]["cpu"]
+        isa = speed["machine"].get("cpu_capability", "")
+        rounds = len(next(iter(speed["rounds"].values())))
+        parts += [
+            "",
+            f"## Speed ({cpu}, {isa}, 2 cores, no GPU)",
+            "",
+            f"Model stage (what `vsr bench` reports as model) 320x180 -> 1280x720, {speed['dtype']}, batch "
+            f"{speed['batch']}, median of {rounds} alternating rounds: "
+            + ", ".join(f"{label} {fps:.1f} fps" for label, fps in speed["median_fps"].items())
+            + ".",
+            "",
+            f"Command: `{speed['command']}`",
+        ]
+    elif speed:
         stage = speed["model_stage_fps"]
         parts += [
             "",

@@ -272,13 +272,21 @@ def end_to_end_fps(clip: Path, cfg: BenchConfig, model: str | None, batch: int) 
 def machine_info() -> dict[str, Any]:
     """What every benchmark result records about the machine it ran on."""
     cpu = platform.processor() or platform.machine()
+    family_model = None  # "AMD EPYC" names Zen 3 and Zen 4 alike: family/model tell them apart
     try:
         with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
+            fields = dict(
+                line.split(":", 1) for line in f.read().split("\n\n")[0].splitlines() if ":" in line
+            )
+        fields = {k.strip(): v.strip() for k, v in fields.items()}
+        cpu = fields.get("model name", cpu)
+        if "cpu family" in fields:
+            family_model = f"{fields['cpu family']}/{fields.get('model', '?')}"
+    except OSError:
         pass
     return {
         "cpu": cpu,
+        "cpu_family_model": family_model,
         "cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
