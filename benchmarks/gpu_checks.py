@@ -34,7 +34,7 @@ from vsr.engine.runner import ColourPlan
 from vsr.engine.yuv import YuvMatrix
 from vsr.frames import FrameBatch
 from vsr.io.reader import VideoReader
-from vsr.io.writer import _encoder_starts
+from vsr.io.writer import encoder_starts
 from vsr.models.zoo import load_model
 
 
@@ -130,7 +130,7 @@ def check_nvenc() -> dict[str, Any]:
     found = {}
     for name in ("h264_nvenc", "hevc_nvenc", "av1_nvenc"):
         try:
-            reason = _encoder_starts(name)
+            reason = encoder_starts(name)
         except Exception as exc:  # noqa: BLE001 - an encoder this FFmpeg lacks: report it
             reason = f"{type(exc).__name__}: {exc}"
         found[name] = "starts" if reason is None else f"absent ({reason})"

@@ -9,8 +9,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
-from torch.utils._python_dispatch import TorchDispatchMode
 
+from tests.ops import LIFT_FRESH, OpRecorder
 from vsr.errors import ModelError
 from vsr.models.checkpoint import load_generator, read_metadata, save_generator
 from vsr.models.generator import PRESETS, FrameRecurrentGenerator
@@ -210,18 +210,6 @@ def test_presets_are_valid() -> None:
         FrameRecurrentGenerator.from_args(args)
 
 
-class _OpRecorder(TorchDispatchMode):
-    """Records every aten op that runs (names only)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.ops: list[str] = []
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
-        self.ops.append(str(func))
-        return func(*args, **(kwargs or {}))
-
-
 @pytest.mark.parametrize("kind", KINDS, ids=KIND_IDS)
 def test_step_builds_no_tensor_from_python_data(kind: dict) -> None:
     """torch.tensor(...) inside a step is a blocking host-to-device copy per frame on CUDA (it
@@ -229,9 +217,9 @@ def test_step_builds_no_tensor_from_python_data(kind: dict) -> None:
     model = _random_model(**kind)
     lr = torch.rand(1, 3, 16, 16)
     state = model.init_state(lr)
-    with _OpRecorder() as check:  # the recorder itself must see torch.tensor, or the test proves nothing
+    with OpRecorder() as check:  # the recorder itself must see torch.tensor, or the test proves nothing
         torch.tensor([1.0, 2.0])
-    assert "aten.lift_fresh.default" in check.ops
-    with torch.no_grad(), _OpRecorder() as recorder:
+    assert LIFT_FRESH in check.ops
+    with torch.no_grad(), OpRecorder() as recorder:
         model.step(lr, state)
-    assert recorder.ops and "aten.lift_fresh.default" not in recorder.ops
+    assert recorder.ops and LIFT_FRESH not in recorder.ops

@@ -7,9 +7,9 @@ from fractions import Fraction
 import pytest
 import torch
 import torch.nn.functional as F
-from torch.utils._python_dispatch import TorchDispatchMode
 
 from tests.clips import pattern
+from tests.ops import SCALAR_READ, OpRecorder
 from vsr.engine.runner import BicubicRunner, Runner, RunnerSettings, StreamState, resolve_dtype
 from vsr.errors import OptionError
 from vsr.frames import FrameBatch
@@ -130,19 +130,6 @@ def test_sync_free_scene_cuts_equal_the_branching_ones() -> None:
     assert torch.equal(outputs[0], outputs[1])
 
 
-class _OpRecorder(TorchDispatchMode):
-    def __init__(self) -> None:
-        super().__init__()
-        self.ops: list[str] = []
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
-        self.ops.append(str(func))
-        return func(*args, **(kwargs or {}))
-
-
-SCALAR_READ = "aten._local_scalar_dense.default"  # what .item(), .tolist() and float() run: a host sync
-
-
 def test_sync_free_streams_equal_the_host_path_and_read_nothing_back() -> None:
     """step_streams (live, --segments) on CUDA decides each lane's cut on the device: the frames
     and cut counts equal the host path's, and no value is read back to the host per row."""
@@ -153,7 +140,7 @@ def test_sync_free_streams_equal_the_host_path_and_read_nothing_back() -> None:
     for sync_free in (False, True):
         runner = Runner(model, RunnerSettings(device=CPU, sync_free=sync_free))
         streams = [StreamState(), StreamState()]
-        with _OpRecorder() as recorder:
+        with OpRecorder() as recorder:
             rows = [
                 runner.step_streams(torch.stack([a[i], b[i]]), streams, [False, i == 4]) for i in range(6)
             ]
@@ -161,7 +148,7 @@ def test_sync_free_streams_equal_the_host_path_and_read_nothing_back() -> None:
     (host, host_cuts, _), (free, free_cuts, free_ops) = results
     assert torch.equal(host, free)
     assert host_cuts == free_cuts == [0, 1]
-    with _OpRecorder() as check:  # the recorder sees a read-back (tolist() on a CPU tensor it cannot)
+    with OpRecorder() as check:  # the recorder sees a read-back (tolist() on a CPU tensor it cannot)
         float(host.float().mean())
     assert SCALAR_READ in check.ops
     assert SCALAR_READ not in free_ops

@@ -312,37 +312,6 @@ class BicubicRunner(_DeviceFrames):
     def restore(self, state: State | None) -> None:
         pass
 
-    def _lanes_on_host(self, lr: torch.Tensor, streams: list[StreamState], carried: list[int]) -> list[State]:
-        scores = (
-            torch.stack([(lr[i : i + 1] - streams[i].state[0]).abs().mean() for i in carried]).tolist()
-            if carried
-            else []
-        )  # sync point: all lanes' cut scores at once
-        kept = {i for i, score in zip(carried, scores, strict=True) if score <= self.settings.scene_cut}
-        states = []
-        for i, stream in enumerate(streams):
-            if i in carried and i not in kept:
-                stream.cuts += 1
-            states.append(stream.state if i in kept else self.model.init_state(lr[i : i + 1]))
-        return states
-
-    def _lanes_on_device(
-        self, lr: torch.Tensor, streams: list[StreamState], carried: list[int]
-    ) -> list[State]:
-        fresh_lr, fresh_carried = self.model.init_state(lr)  # every lane's fresh state, one call
-        states = []
-        for i, stream in enumerate(streams):
-            fresh = (fresh_lr[i : i + 1], fresh_carried[i : i + 1])
-            if i not in carried:
-                states.append(fresh)
-                continue
-            prev = stream.state
-            cut = (lr[i : i + 1] - prev[0]).abs().mean() > self.settings.scene_cut
-            counted = cut.to(torch.int32)
-            stream.pending_cuts = counted if stream.pending_cuts is None else stream.pending_cuts + counted
-            states.append((torch.where(cut, fresh[0], prev[0]), torch.where(cut, fresh[1], prev[1])))
-        return states
-
     @torch.inference_mode()
     def upscale(self, batch: FrameBatch, stop: threading.Event | None = None) -> FrameBatch:
         return self._to_batch(self._bicubic(self._frames_to_model(batch.data, batch.layout)), batch)

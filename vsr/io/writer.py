@@ -109,7 +109,7 @@ NVENC_MAX_SIZE = {"h264_nvenc": 4096, "hevc_nvenc": 8192, "av1_nvenc": 8192}  # 
 SOFTWARE_EQUIVALENT = {"h264_nvenc": "libx264", "hevc_nvenc": "libx265", "av1_nvenc": "libsvtav1"}
 
 
-def _encoder_starts(name: str) -> str | None:
+def encoder_starts(name: str) -> str | None:
     """None if the encoder opens here on a small frame, else FFmpeg's reason."""
     cc = av.CodecContext.create(name, "w")
     cc.width, cc.height, cc.pix_fmt, cc.time_base = 256, 256, "yuv420p", Fraction(1, 25)
@@ -135,7 +135,7 @@ def usable_encoder(settings: EncodeSettings, width: int, height: int) -> EncodeS
             f"--codec {name}: NVENC encodes at most {limit} pixels a side, and the output is "
             f"{width}x{height}; use --codec hevc_nvenc (up to 8192) or a software encoder"
         )
-    reason = _encoder_starts(name)
+    reason = encoder_starts(name)
     if reason is None:
         return settings
     software = SOFTWARE_EQUIVALENT.get(name, "libx264")
