@@ -15,10 +15,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
 from vsr.config import UpscaleConfig
+
+if TYPE_CHECKING:
+    from vsr.cluster.driver import RayOptions
 from vsr.errors import InputError, Interrupted, OptionError, VsrError
 from vsr.io.reader import VideoReader
 
@@ -35,6 +39,7 @@ class BatchConfig:
     suffix: str = ""
     ext: str | None = None  # e.g. ".mkv"; None: keep each input's extension
     progress: bool = True
+    ray: RayOptions | None = None  # run on a Ray cluster (vsr.cluster) instead of one by one here
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "out_dir", Path(self.out_dir))
@@ -146,6 +151,11 @@ def run_batch(
             echo(f"vsr: {src.name}: already finished ({out})")
         else:
             todo.append((src, out))
+    if cfg.ray is not None and todo:
+        report.results += _run_on_ray(todo, cfg, echo)
+        todo = []
+    if not todo:
+        return _in_order(report, pairs)
     total = sum(_frame_count(src) for src, _ in todo)
     bar = tqdm(total=total or None, unit="frame", disable=not cfg.progress, dynamic_ncols=True, desc="batch")
     try:
@@ -169,6 +179,23 @@ def run_batch(
             report.results.append(result)
     finally:
         bar.close()
+    return _in_order(report, pairs)
+
+
+def _in_order(report: BatchReport, pairs: list[tuple[Path, Path]]) -> BatchReport:
     order = {src: i for i, (src, _) in enumerate(pairs)}
     report.results.sort(key=lambda r: order[r.input])
     return report
+
+
+def _run_on_ray(
+    todo: list[tuple[Path, Path]], cfg: BatchConfig, echo: Callable[[str], None]
+) -> list[FileResult]:
+    from vsr.cluster.driver import run_on_ray
+
+    assert cfg.ray is not None
+    outcomes = run_on_ray(todo, cfg.options, cfg.ray, progress=cfg.progress, echo=echo)
+    return [
+        FileResult(o.plan.input, o.plan.output, "done" if o.done else "failed", o.frames, o.seconds, o.error)
+        for o in outcomes
+    ]

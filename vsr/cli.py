@@ -8,11 +8,15 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from vsr.errors import Interrupted, OptionError, VsrError
+
+if TYPE_CHECKING:
+    from vsr.cluster.driver import RayOptions
+    from vsr.config import UpscaleConfig
 
 log = logging.getLogger("vsr")
 
@@ -128,6 +132,51 @@ HwaccelOpt = Annotated[
 ]
 
 
+# Ray (the [ray] extra): the same options on `vsr upscale` and `vsr batch`.
+RayOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--ray",
+        metavar="ADDRESS",
+        help="Run on Ray: local (an embedded Ray on this machine), auto (the running cluster, "
+        "RAY_ADDRESS or `ray start`), or HOST:PORT of a cluster's head.",
+        rich_help_panel="Ray",
+    ),
+]
+RayWorkersOpt = Annotated[
+    int,
+    typer.Option(
+        help="Ray actors (each loads the model once); 0: as many as the cluster's CPUs/GPUs hold.",
+        rich_help_panel="Ray",
+    ),
+]
+RayCpusOpt = Annotated[
+    float, typer.Option(help="CPUs per Ray actor (its torch threads).", rich_help_panel="Ray")
+]
+RayGpusOpt = Annotated[
+    float,
+    typer.Option(
+        help="GPUs per Ray actor; a fraction shares a GPU (0.5: two actors each).", rich_help_panel="Ray"
+    ),
+]
+RayDataOpt = Annotated[
+    str,
+    typer.Option(
+        help="How files move: paths (a file system every node shares), bytes (through Ray's object "
+        "store), or auto: paths for the nodes that see the inputs and the output directory.",
+        rich_help_panel="Ray",
+    ),
+]
+PartFramesOpt = Annotated[
+    int,
+    typer.Option(
+        help="With --ray: files longer than this are cut into parts that run on several actors "
+        "(--segments N cuts into N instead).",
+        rich_help_panel="Ray",
+    ),
+]
+
+
 @app.command()
 def upscale(
     input: Annotated[Path, typer.Argument(help="Video to upscale (anything FFmpeg can read).")],
@@ -173,6 +222,12 @@ def upscale(
     ] = 4,
     colour: ColourOpt = "auto",
     hwaccel: HwaccelOpt = "auto",
+    ray: RayOpt = None,
+    ray_workers: RayWorkersOpt = 0,
+    ray_cpus: RayCpusOpt = 1.0,
+    ray_gpus: RayGpusOpt = 0.0,
+    ray_data: RayDataOpt = "auto",
+    part_frames: PartFramesOpt = 3000,
 ) -> None:
     """Upscale a video file; audio and subtitles are copied, timestamps kept."""
     from vsr.config import UpscaleConfig
@@ -208,6 +263,9 @@ def upscale(
             colour=colour,
             hwaccel=hwaccel,
         )
+        if ray is not None:
+            _upscale_on_ray(cfg, _ray_options(ray, ray_workers, ray_cpus, ray_gpus, ray_data, part_frames))
+            return
         report = upscale_file(cfg)
     if report.damage:
         typer.echo(f"vsr: warning: {report.damage.summary()}", err=True)
@@ -218,6 +276,37 @@ def upscale(
             err=True,
         )
     typer.echo(f"vsr: {report.summary()}", err=True)
+
+
+def _above_the_bar(line: str) -> None:
+    from tqdm import tqdm
+
+    tqdm.write(line, file=sys.stderr)
+
+
+def _ray_options(
+    address: str, workers: int, cpus: float, gpus: float, data: str, part_frames: int
+) -> RayOptions:
+    from vsr.cluster.driver import RayOptions
+
+    return RayOptions(address, workers=workers, cpus=cpus, gpus=gpus, data=data, part_frames=part_frames)
+
+
+def _upscale_on_ray(cfg: UpscaleConfig, ropts: RayOptions) -> None:
+    from vsr.cluster.driver import run_on_ray
+    from vsr.pipeline.offline import check_paths
+
+    check_paths(cfg.input, cfg.output, cfg.overwrite)
+    [outcome] = run_on_ray(
+        [(cfg.input, cfg.output)], cfg, ropts, progress=cfg.progress, echo=_above_the_bar
+    )
+    if not outcome.done:
+        raise _fail(outcome.error)
+    fps = outcome.frames / outcome.seconds if outcome.seconds > 0 else 0.0
+    typer.echo(
+        f"vsr: {outcome.frames} frames in {outcome.seconds:.1f} s ({fps:.1f} fps) on Ray -> {cfg.output}",
+        err=True,
+    )
 
 
 @app.command(name="batch")
@@ -246,9 +335,23 @@ def batch_(
     on_error: OnErrorOpt = "fail",
     colour: ColourOpt = "auto",
     hwaccel: HwaccelOpt = "auto",
+    segments: Annotated[
+        int,
+        typer.Option(
+            help="Cut each file into this many parts upscaled side by side (on Ray: on several actors)."
+        ),
+    ] = 1,
+    warmup: Annotated[
+        int, typer.Option(help="With --segments or parts: frames each part starts early to warm its state.")
+    ] = 4,
+    ray: RayOpt = None,
+    ray_workers: RayWorkersOpt = 0,
+    ray_cpus: RayCpusOpt = 1.0,
+    ray_gpus: RayGpusOpt = 0.0,
+    ray_data: RayDataOpt = "auto",
+    part_frames: PartFramesOpt = 3000,
 ) -> None:
     """Upscale many videos with the same options; finished outputs are skipped, so a rerun continues."""
-    from tqdm import tqdm
 
     from vsr.batch import BatchConfig, run_batch
     from vsr.config import UpscaleConfig
@@ -273,9 +376,16 @@ def batch_(
             on_error=on_error,
             colour=colour,
             hwaccel=hwaccel,
+            segments=segments,
+            warmup=warmup,
         )
-        cfg = BatchConfig(tuple(inputs), out_dir, options, suffix=suffix, ext=ext, progress=progress)
-        report = run_batch(cfg, echo=lambda line: tqdm.write(line, file=sys.stderr))  # above the bar
+        ropts = (
+            None if ray is None else _ray_options(ray, ray_workers, ray_cpus, ray_gpus, ray_data, part_frames)
+        )
+        cfg = BatchConfig(
+            tuple(inputs), out_dir, options, suffix=suffix, ext=ext, progress=progress, ray=ropts
+        )
+        report = run_batch(cfg, echo=_above_the_bar)
     typer.echo(report.table())
     if report.failed:
         raise _fail(f"{len(report.failed)} of {len(report.results)} files failed")

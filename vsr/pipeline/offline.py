@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -28,7 +29,7 @@ from vsr.engine.yuv import YuvMatrix, supports_matrix
 from vsr.errors import InputError, Interrupted, OutputError
 from vsr.frames import FrameBatch
 from vsr.io.reader import Damage, VideoInfo, VideoReader
-from vsr.io.segments import SegmentEncoder
+from vsr.io.segments import SegmentEncoder, SegmentInfo
 from vsr.io.writer import (
     EncodeSettings,
     VideoWriter,
@@ -40,7 +41,7 @@ from vsr.io.writer import (
 from vsr.models.generator import State
 from vsr.models.zoo import BICUBIC, resolve_weights
 from vsr.pipeline.memory import fit_batch, fit_batch_gpu
-from vsr.pipeline.parallel import ParallelJob, frame_timestamps, plan_parts
+from vsr.pipeline.parallel import ParallelJob, Part, frame_timestamps, plan_parts
 from vsr.pipeline.resume import Journal, file_digest, input_identity, join_segments
 from vsr.pipeline.stages import Pipeline
 
@@ -158,41 +159,64 @@ class _Progress:
             self.on_frames(n)
 
 
-def upscale_file(cfg: UpscaleConfig, on_frames: Callable[[int], None] | None = None) -> UpscaleReport:
-    """Upscale cfg.input into cfg.output; `on_frames(n)` is called as frames are done."""
+Loaded = tuple[Runner | BicubicRunner, str]  # a runner and its model's name, built once, reused
+
+
+def open_reader(cfg: UpscaleConfig) -> VideoReader:
+    hwaccel, required = decode_hwaccel(cfg.hwaccel, resolve_device(cfg.device))
+    return VideoReader(
+        cfg.input, stream_index=cfg.stream, on_error=cfg.on_error, hwaccel=hwaccel, hwaccel_required=required
+    )
+
+
+def load_runner(cfg: UpscaleConfig, frames_hint: int | None) -> Loaded:
+    return build_runner(
+        cfg.model,
+        cfg.scale,
+        backend=cfg.backend,
+        device=cfg.device,
+        dtype=cfg.dtype,
+        frames_hint=frames_hint,
+        trust_pickle=cfg.trust_pickle,
+    )
+
+
+def prepare_job(cfg: UpscaleConfig, reader: VideoReader, runner: Runner | BicubicRunner) -> _Job:
+    """Encoder settings, batch size and colour plan of one file; the runner starts afresh."""
+    vi = reader.info
+    settings = EncodeSettings(codec=cfg.codec, crf=cfg.crf, preset=cfg.preset, pix_fmt=cfg.pix_fmt)
+    out_w, out_h = vi.width * cfg.scale, vi.height * cfg.scale
+    settings = usable_encoder(settings, out_w, out_h)  # NVENC: size limit, or absent
+    # Refuse, before any work, what cannot fit; segment-parallel runs hold `segments` frames a step.
+    batch = fit_batch(out_w, out_h, cfg.segments if cfg.segments > 1 else cfg.batch)
+    if runner.device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(runner.device)
+        batch = fit_batch_gpu(out_w, out_h, batch, free)
+    runner.reset()  # a runner reused across files (vsr batch on Ray) carries nothing over
+    runner.scene_cuts = 0
+    plan = colour_plan(cfg, vi, runner.device, settings, out_h)
+    runner.convert_on_device(plan)
+    if plan is not None:
+        reader.layout = "yuv420p"
+    return _Job(cfg, reader, runner, settings, out_w, out_h, batch)
+
+
+def upscale_file(
+    cfg: UpscaleConfig, on_frames: Callable[[int], None] | None = None, loaded: Loaded | None = None
+) -> UpscaleReport:
+    """Upscale cfg.input into cfg.output; `on_frames(n)` is called as frames are done.
+
+    `loaded`: a runner built before (by load_runner) to use instead of building one."""
     check_paths(cfg.input, cfg.output, cfg.overwrite)
     check_encoder(cfg.codec)
-    settings = EncodeSettings(codec=cfg.codec, crf=cfg.crf, preset=cfg.preset, pix_fmt=cfg.pix_fmt)
     start = time.perf_counter()
-    hwaccel, required = decode_hwaccel(cfg.hwaccel, resolve_device(cfg.device))
-    with VideoReader(
-        cfg.input, stream_index=cfg.stream, on_error=cfg.on_error, hwaccel=hwaccel, hwaccel_required=required
-    ) as reader:
+    with open_reader(cfg) as reader:
         vi = reader.info
         for s in reader.uncarried:  # said, never dropped silently
             name = s.codec_context.name if s.codec_context is not None else "unknown"
             log.warning("input stream #%d (%s, %s) is not carried into the output", s.index, s.type, name)
-        runner, model_name = build_runner(
-            cfg.model,
-            cfg.scale,
-            backend=cfg.backend,
-            device=cfg.device,
-            dtype=cfg.dtype,
-            frames_hint=vi.frames,
-            trust_pickle=cfg.trust_pickle,
-        )
-        out_w, out_h = vi.width * cfg.scale, vi.height * cfg.scale
-        settings = usable_encoder(settings, out_w, out_h)  # NVENC: size limit, or absent
-        # Refuse, before any work, what cannot fit; segment-parallel runs hold `segments` frames a step.
-        batch = fit_batch(out_w, out_h, cfg.segments if cfg.segments > 1 else cfg.batch)
-        if runner.device.type == "cuda":
-            free, _ = torch.cuda.mem_get_info(runner.device)
-            batch = fit_batch_gpu(out_w, out_h, batch, free)
-        plan = colour_plan(cfg, vi, runner.device, settings, out_h)
-        if plan is not None:
-            runner.convert_on_device(plan)
-            reader.layout = "yuv420p"
-        job = _Job(cfg, reader, runner, settings, out_w, out_h, batch)
+        runner, model_name = loaded or load_runner(cfg, vi.frames)
+        job = prepare_job(cfg, reader, runner)
         bar = tqdm(
             total=vi.frames or None,
             unit="frame",
@@ -205,7 +229,7 @@ def upscale_file(cfg: UpscaleConfig, on_frames: Callable[[int], None] | None = N
             if cfg.resume:
                 frames = job.run_resumable(progress, model_name)
             elif cfg.segments > 1:
-                frames = job.run_parallel(progress, segments=batch)
+                frames = job.run_parallel(progress, segments=job.batch)
             else:
                 frames = job.run(progress)
         finally:
@@ -225,7 +249,7 @@ def upscale_file(cfg: UpscaleConfig, on_frames: Callable[[int], None] | None = N
         scene_cuts=runner.scene_cuts,
         damage=job.damage,
         resumed=job.resumed,
-        colour="swscale" if plan is None else "device",
+        colour="swscale" if job.runner.colour is None else "device",
         hwaccel=reader.hwaccel,
     )
 
@@ -343,15 +367,7 @@ class _Job:
 
         def new_segment() -> SegmentEncoder:
             assert writer is not None
-            return SegmentEncoder(
-                journal.next_segment(),
-                info=writer.info,
-                width=self.width,
-                height=self.height,
-                settings=self.settings,
-                pix_fmt=writer.pix_fmt,
-                global_header=bool(writer.video.codec_context.flags & av.codec.context.Flags.global_header),
-            )
+            return self.segment_encoder(journal.next_segment(), writer)
 
         done = progress.frames
 
@@ -418,6 +434,39 @@ class _Job:
         journal.remove()
         return writer.frames_written
 
+    def segment_encoder(self, path: Path, writer: VideoWriter) -> SegmentEncoder:
+        """An encoder of one segment whose packets `writer` can take (same format and headers)."""
+        return SegmentEncoder(
+            path,
+            info=writer.info,
+            width=self.width,
+            height=self.height,
+            settings=self.settings,
+            pix_fmt=writer.pix_fmt,
+            global_header=bool(writer.video.codec_context.flags & av.codec.context.Flags.global_header),
+        )
+
+    def encode_parts(
+        self, bar: _Progress, parts: list[Part], readers: list[VideoReader], encoders: list[SegmentEncoder]
+    ) -> int:
+        """Upscale the parts side by side, each into its encoder; returns the frames written."""
+        job = ParallelJob(readers, parts, encoders)
+        written = 0
+
+        def encode(outputs: list) -> None:
+            nonlocal written
+            try:
+                n = job.encode(outputs, self.reader.info.time_base)
+            except (av.FFmpegError, OSError) as exc:
+                raise OutputError(f"writing the parts of {str(self.cfg.output)!r} failed: {exc}") from None
+            written += n
+            bar.update(n)
+
+        self._pipeline(job.rows(), lambda row, stop: job.upscale(self.runner, row, stop), encode)
+        self.damage = job.damage()
+        self.runner.scene_cuts = sum(lane.state.scene_cuts for lane in job.lanes)
+        return written
+
     def run_parallel(self, bar: _Progress, segments: int) -> int:
         """Upscale `segments` parts side by side, each into its own segment, then join them."""
         cfg, vi = self.cfg, self.reader.info
@@ -440,34 +489,10 @@ class _Job:
                 )
                 readers[-1].layout = self.reader.layout
             writer = self._writer(work / f"partial{cfg.output.suffix}")
-            global_header = bool(writer.video.codec_context.flags & av.codec.context.Flags.global_header)
-            for n in range(len(parts)):
-                encoders.append(
-                    SegmentEncoder(
-                        work / f"part-{n:03d}.vsrseg",
-                        info=writer.info,
-                        width=self.width,
-                        height=self.height,
-                        settings=self.settings,
-                        pix_fmt=writer.pix_fmt,
-                        global_header=global_header,
-                    )
-                )
-            job = ParallelJob(readers, parts, encoders)
-            written = 0
-
-            def encode(outputs: list) -> None:
-                nonlocal written
-                try:
-                    n = job.encode(outputs, vi.time_base)
-                except (av.FFmpegError, OSError) as exc:
-                    raise OutputError(f"writing the parts in {str(work)!r} failed: {exc}") from None
-                written += n
-                bar.update(n)
-
-            self._pipeline(job.rows(), lambda row, stop: job.upscale(self.runner, row, stop), encode)
-            self.damage = job.damage()
-            self.runner.scene_cuts = sum(lane.state.scene_cuts for lane in job.lanes)
+            encoders = [
+                self.segment_encoder(work / f"part-{n:03d}.vsrseg", writer) for n in range(len(parts))
+            ]
+            written = self.encode_parts(bar, parts, readers, encoders)
             try:
                 segments_done = [(e.path, e.finish().headers) for e in encoders]
             except (av.FFmpegError, OSError) as exc:
@@ -488,3 +513,69 @@ class _Job:
             for reader in readers[1:]:
                 reader.close()
             shutil.rmtree(work, ignore_errors=True)
+
+
+def upscale_part(
+    cfg: UpscaleConfig,
+    part: Part,
+    segment: Path,
+    loaded: Loaded,
+    on_frames: Callable[[int], None] | None = None,
+) -> tuple[int, SegmentInfo]:
+    """Upscale one part of cfg.input (warm-up frames first) into the segment file `segment`,
+    written under a temporary name and renamed when complete; (frames, segment info)."""
+    check_encoder(cfg.codec)
+    tmp = segment.with_name(f".{segment.name}.partial")
+    with open_reader(cfg) as reader:
+        job = prepare_job(cfg, reader, loaded[0])
+        with tempfile.TemporaryDirectory(prefix="vsr-format-") as scratch:
+            # The encoder format and headers a writer of the whole output would use.
+            writer = job._writer(Path(scratch) / f"format{cfg.output.suffix}")
+            try:
+                encoder = job.segment_encoder(tmp, writer)
+            finally:
+                writer.abort()
+        try:
+            frames = job.encode_parts(_Progress(_NoBar(), on_frames), [part], [reader], [encoder])
+            info = encoder.finish()
+        except BaseException:
+            encoder.abort()
+            raise
+    os.replace(tmp, segment)
+    return frames, info
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+
+def join_parts(cfg: UpscaleConfig, segments: list[tuple[Path, str]], frames: int) -> None:
+    """Remux finished parts' segments, in order, with cfg.input's side streams into cfg.output."""
+    check_encoder(cfg.codec)
+    with VideoReader(cfg.input, stream_index=cfg.stream, on_error=cfg.on_error) as reader:
+        vi = reader.info
+        settings = EncodeSettings(codec=cfg.codec, crf=cfg.crf, preset=cfg.preset, pix_fmt=cfg.pix_fmt)
+        out_w, out_h = vi.width * cfg.scale, vi.height * cfg.scale
+        settings = usable_encoder(settings, out_w, out_h)
+        with atomic_output(cfg.output) as tmp:
+            writer = VideoWriter(
+                tmp,
+                info=vi,
+                width=out_w,
+                height=out_h,
+                settings=settings,
+                side_streams=reader.side_streams,
+                attachments=reader.attachments,
+                display_name=str(cfg.output),
+            )
+            try:
+                join_segments(writer, segments, frames, vi, cfg.input)
+            except av.FFmpegError as exc:
+                writer.abort()
+                raise OutputError(
+                    f"joining segments into {str(cfg.output)!r} failed: {exc.strerror}"
+                ) from None
+            except BaseException:
+                writer.abort()
+                raise
