@@ -103,7 +103,7 @@ def connect(address: str) -> Any:
     return ray
 
 
-def _actor_class(ray: Any) -> Any:
+def actor_class(ray: Any) -> Any:
     class RayWorker(Worker):
         def __init__(self, options: UpscaleConfig, threads: int, frames_hint: int) -> None:
             super().__init__(options, threads, frames_hint)
@@ -180,7 +180,7 @@ class RayRun:
             what = f"{r.gpus} GPU" if r.gpus else f"{r.cpus} CPU"
             raise OptionError(f"the Ray cluster has no room for one worker ({what} each; it has {resources})")
         frames = sum(p.frames for p in self.plans if not p.error)
-        actor = _actor_class(ray).options(
+        actor = actor_class(ray).options(
             num_cpus=r.cpus, num_gpus=r.gpus, max_restarts=r.retries, max_task_retries=r.retries
         )
         threads = max(1, int(r.cpus))

@@ -91,7 +91,7 @@ class Worker:
     def probe(self, marker: str, token: str, inputs: list[Identity]) -> tuple[str, bool]:
         """(this node's name, whether it sees the driver's output directory and inputs)."""
         try:
-            sees_marker = Path(marker).read_text() == token
+            sees_marker = Path(marker).read_bytes() == token.encode()
         except OSError:
             sees_marker = False
         return self.node, sees_marker and all(i.visible() for i in inputs)
