@@ -71,7 +71,9 @@ def startup_and_overhead(units: int) -> dict[str, float]:
     ray_start = time.perf_counter() - start
     with tempfile.TemporaryDirectory() as tmp:
         clip = make_clip(Path(tmp) / "tiny.mp4", frames=2)
-        options = UpscaleConfig(clip, Path(tmp) / "o.mp4", model="bicubic", preset="ultrafast", progress=False)
+        options = UpscaleConfig(
+            clip, Path(tmp) / "o.mp4", model="bicubic", preset="ultrafast", progress=False
+        )
         start = time.perf_counter()
         actor = actor_class(ray).options(num_cpus=1).remote(options, 1, 0)
         ray.get(actor.probe.remote(str(Path(tmp) / "no-marker"), "", []))

@@ -297,9 +297,7 @@ def _upscale_on_ray(cfg: UpscaleConfig, ropts: RayOptions) -> None:
     from vsr.pipeline.offline import check_paths
 
     check_paths(cfg.input, cfg.output, cfg.overwrite)
-    [outcome] = run_on_ray(
-        [(cfg.input, cfg.output)], cfg, ropts, progress=cfg.progress, echo=_above_the_bar
-    )
+    [outcome] = run_on_ray([(cfg.input, cfg.output)], cfg, ropts, progress=cfg.progress, echo=_above_the_bar)
     if not outcome.done:
         raise _fail(outcome.error)
     fps = outcome.frames / outcome.seconds if outcome.seconds > 0 else 0.0
