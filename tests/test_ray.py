@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -21,6 +22,7 @@ import pytest
 
 import vsr
 from tests.clips import make_clip, probe
+from tests.peers import default_sigint
 
 # Keep every Ray process on the loopback interface (Ray otherwise binds to the routable address,
 # even for 127.0.0.1), with token authentication, and send no usage statistics. Ray reads these
@@ -226,3 +228,31 @@ def test_ray_missing_is_one_line(tmp_path: Path) -> None:
     assert run.returncode == 1
     assert run.stderr.strip().count("\n") == 0 and "pip install 'vsr[ray]'" in run.stderr
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_interrupted_run_keeps_finished_parts_for_the_next(cluster: str, tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "in.mp4", frames=120, width=160, height=96)
+    out = tmp_path / "out.mkv"
+    parts = tmp_path / ".out.mkv.vsr-ray-parts"
+    args = [sys.executable, "-m", "vsr", "upscale", str(clip), str(out), "--ray", cluster, "--segments", "4",
+            "--ray-workers", "1", *LOSSLESS]  # fmt: skip
+    proc = subprocess.Popen(
+        args,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **RAY_ENV},
+        preexec_fn=default_sigint,
+    )
+    deadline = time.monotonic() + 120
+    while not (parts / "part-0000.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1].startswith("vsr: error: interrupted; finished outputs are kept, and ")
+    assert not out.exists()
+    assert (parts / "part-0000.json").exists() and not list(parts.glob(".*.partial"))
+    run = _vsr("upscale", str(clip), str(out), "--ray", cluster, "--segments", "4", *LOSSLESS)
+    assert run.returncode == 0, run.stderr
+    assert "of 4 parts already finished" in run.stderr
+    assert probe(out)["frames"] == 120 and _leftovers(tmp_path) == []

@@ -235,7 +235,7 @@ def upscale(
 
     signal.signal(signal.SIGTERM, _interrupt)  # clean up like Ctrl-C: no partial output left
     stopped = "interrupted; no output was written"
-    if not resume:
+    if not resume and ray is None:
         stopped += " (with --resume, a rerun could go on from where it stopped)"
     with _one_line_errors(stopped, "no output was written; "):
         cfg = UpscaleConfig(

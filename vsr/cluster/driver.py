@@ -250,16 +250,11 @@ class RayRun:
                         result = UnitResult(unit.id, "", error=f"unexpected {_one_line(exc)}")
                     self._finish(plan, n, result)
                 self._poll(ray, actors, alive, polls)
-        except KeyboardInterrupt:
-            for actor in actors:
-                ray.kill(actor, no_restart=True)
+        except KeyboardInterrupt:  # the actors end with this driver's job (ray.shutdown)
             for _, (_, (plan, n, _)) in inflight.items():
                 if n is None:
                     partial_path(plan.output).unlink(missing_ok=True)
-            raise Interrupted(
-                "interrupted; finished outputs (and finished parts of long files) are kept: "
-                "run the same command again to go on"
-            ) from None
+            raise
         finally:
             self._inputs.clear()
 
@@ -367,8 +362,33 @@ def run_on_ray(
         raise OptionError("--resume and --ray cannot be combined: with --ray, finished parts are kept anyway")
     weights = weights_key(options)  # a bad --model fails here, before Ray starts
     plans = [plan_file(src, out, options, ropts.part_frames, weights) for src, out in pairs]
-    ray = connect(ropts.address)
     try:
-        return RayRun(plans, options, ropts, progress=progress, echo=echo).run(ray)
-    finally:
-        ray.shutdown()
+        ray = connect(ropts.address)
+        try:
+            return RayRun(plans, options, ropts, progress=progress, echo=echo).run(ray)
+        finally:
+            ray.shutdown()
+    except KeyboardInterrupt:
+        kept = _tidy_parts(plans)
+        raise Interrupted(
+            "interrupted; finished outputs are kept"
+            + (f", and {kept} finished part(s) of long files" if kept else "")
+            + ": run the same command again to go on"
+        ) from None
+
+
+def _tidy_parts(plans: list[FilePlan]) -> int:
+    """After an interruption: remove half-written parts, and parts directories with nothing
+    finished; return how many finished parts are kept for the next run."""
+    kept = 0
+    for plan in plans:
+        if plan.work is None or not plan.work.exists():
+            continue
+        for partial in plan.work.glob(".*.partial"):
+            partial.unlink(missing_ok=True)
+        done = sum(plan.finished(n) is not None for n in range(len(plan.parts)))
+        if done:
+            kept += done
+        else:
+            shutil.rmtree(plan.work, ignore_errors=True)
+    return kept
