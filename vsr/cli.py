@@ -33,7 +33,8 @@ Backend = Annotated[
     str,
     typer.Option(
         help="auto (upscale: compile for 2000+ frames on CPU, else eager), eager (PyTorch), compile "
-        "(torch.compile), ort (ONNX Runtime, fp32) or trt (Torch-TensorRT, NVIDIA, the [trt] extra)."
+        "(torch.compile), ort (ONNX Runtime, fp32), openvino (OpenVINO, CPU, the [openvino] extra) "
+        "or trt (Torch-TensorRT, NVIDIA, the [trt] extra)."
     ),
 ]
 

@@ -32,7 +32,7 @@ from vsr.models.zoo import BICUBIC, load_model
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("auto", "eager", "compile", "ort", "trt")
+BACKENDS = ("auto", "eager", "compile", "ort", "openvino", "trt")
 # `auto` compiles on the CPU for inputs at least this long. Measured on the 2-core CI machine
 # (benchmarks/results/speed_backends_cpu.json): torch.compile saves ~7 ms per frame end to end at
 # 320x180 -> 1280x720 (28.2 -> 34.8 fps) and costs ~13 s the first time (cold Inductor cache)
@@ -292,6 +292,10 @@ def make_generator(
         if dtype != torch.float32:
             raise OptionError("--backend ort runs in float32; pass --dtype float32")
         return OrtGenerator(model, device)
+    if backend == "openvino":
+        from vsr.engine.openvino import OpenVinoGenerator
+
+        return OpenVinoGenerator(model, device, dtype)
     if backend == "trt":
         from vsr.engine.tensorrt import TrtGenerator
 
