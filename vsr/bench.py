@@ -317,9 +317,26 @@ class BenchRow:
     end_to_end: dict[str, float] = field(default_factory=dict)
 
 
+def _video_size(path: Path) -> tuple[int, int]:
+    with av.open(str(path)) as c:
+        cc = c.streams.video[0].codec_context
+        return cc.width, cc.height
+
+
 def run_bench(cfg: BenchConfig, progress: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
     check_encoder(cfg.codec)
-    runner, name = build_runner(cfg.model, cfg.scale, backend=cfg.backend, device=cfg.device, dtype=cfg.dtype)
+    from vsr.engine.autotune import MEASURE_FRAMES
+
+    size_hint = cfg.sizes[0] if cfg.input is None else _video_size(cfg.input)
+    runner, name = build_runner(
+        cfg.model,
+        cfg.scale,
+        backend=cfg.backend,
+        device=cfg.device,
+        dtype=cfg.dtype,
+        frames_hint=max(cfg.frames, MEASURE_FRAMES),  # `auto` measures: this is a benchmark
+        size_hint=size_hint,
+    )
     device = runner.device
     rows: list[BenchRow] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -361,6 +378,8 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] = lambda _: None
         "machine": machine_info(),
         "model": name,
         "backend": cfg.backend,
+        "backend_used": getattr(runner, "backend", "bicubic"),
+        "backend_reason": getattr(runner, "backend_reason", ""),
         "device": str(device),
         "dtype": "float32"
         if isinstance(runner, BicubicRunner)
@@ -400,6 +419,8 @@ def table(report: dict[str, Any]) -> str:
             f"{row['size']} batch {row['batch']}: the limit is the {limit['thread']} thread "
             f"({' + '.join(limit['stages'])}) at {limit['fps']:.1f} fps"
         )
+    if report.get("backend") == "auto" and report.get("backend_used"):
+        lines.append(f"--backend auto chose {report['backend_used']}: {report['backend_reason']}")
     if report.get("fallback"):
         lines.append(f"--backend {report['backend']} fell back: the model stage ran {report['fallback']}")
     lines.append(

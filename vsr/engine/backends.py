@@ -330,16 +330,30 @@ def build_runner(
     device: str = "auto",
     dtype: str = "auto",
     frames_hint: int | None = None,
+    size_hint: tuple[int, int] | None = None,
     trust_pickle: bool = False,
 ) -> tuple[Runner | BicubicRunner, str]:
     """(runner, model name) for a --model/--backend/--device/--dtype combination.
 
-    `frames_hint`: how many frames the input has (0/None: unknown), for `auto`."""
+    `frames_hint` (how many frames the input has; 0/None: unknown) and `size_hint` (its width and
+    height) let `auto` choose: on a CPU by measurement (vsr.engine.autotune), elsewhere eager.
+    The runner's `backend` and `backend_reason` say what was chosen and why."""
     dev = resolve_device(device)
-    backend = resolve_backend(backend, dev, frames_hint)
+    resolved = resolve_backend(backend, dev, frames_hint)
     if model == BICUBIC:
         return BicubicRunner(scale, dev), BICUBIC
-    dt = backend_dtype(dtype, dev, backend)
     generator, info = load_model(model, scale, trust_pickle)
-    runner = Runner(make_generator(generator, backend, dev, dt), RunnerSettings(device=dev, dtype=dt))
+    module: nn.Module | None = None
+    reason = "asked for"
+    if backend == "auto" and dev.type == "cpu":
+        from vsr.engine import autotune
+
+        choice = autotune.choose(generator, weights_digest(generator), dtype, size_hint, frames_hint)
+        resolved, reason, module = choice.backend, choice.reason, choice.module
+    elif backend == "auto":
+        reason = f"{resolved} on {dev.type}"
+    dt = backend_dtype(dtype, dev, resolved)
+    module = module if module is not None else make_generator(generator, resolved, dev, dt)
+    runner = Runner(module, RunnerSettings(device=dev, dtype=dt))
+    runner.backend, runner.backend_reason = resolved, reason
     return runner, info["name"]

@@ -157,6 +157,7 @@ class Runner(_DeviceFrames):
         self.pad_multiple = model.pad_multiple
         self.sync_free = settings.sync_free if settings.sync_free is not None else self.device.type == "cuda"
         self.state: State | None = None
+        self.backend, self.backend_reason = "eager", ""  # set by build_runner
         self._cuts = 0
         self._pending_cuts: torch.Tensor | None = None  # counted on the device (sync_free)
 

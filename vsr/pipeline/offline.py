@@ -65,6 +65,7 @@ class UpscaleReport:
     resumed: int = 0  # frames a --resume run found finished in its journal
     colour: str = "swscale"  # where YUV<->RGB ran: swscale, or device
     hwaccel: str | None = None  # FFmpeg's hardware decoder, where one decoded (cuda: NVDEC)
+    backend: str = ""  # the runtime that ran the model (what --backend auto chose)
 
     @property
     def fps(self) -> float:
@@ -78,7 +79,9 @@ class UpscaleReport:
         )
         return (
             f"{self.frames} frames{resumed} {w}x{h} -> {ow}x{oh} in {self.seconds:.1f} s ({self.fps:.1f} fps), "
-            f"model {self.model} on {self.device} ({self.dtype}{notes}) -> {self.output}"
+            f"model {self.model} on {self.device} ({self.dtype}{notes})"
+            + (f" via {self.backend}" if self.backend else "")
+            + f" -> {self.output}"
         )
 
 
@@ -169,7 +172,9 @@ def open_reader(cfg: UpscaleConfig) -> VideoReader:
     )
 
 
-def load_runner(cfg: UpscaleConfig, frames_hint: int | None) -> Loaded:
+def load_runner(
+    cfg: UpscaleConfig, frames_hint: int | None, size_hint: tuple[int, int] | None = None
+) -> Loaded:
     return build_runner(
         cfg.model,
         cfg.scale,
@@ -177,6 +182,7 @@ def load_runner(cfg: UpscaleConfig, frames_hint: int | None) -> Loaded:
         device=cfg.device,
         dtype=cfg.dtype,
         frames_hint=frames_hint,
+        size_hint=size_hint,
         trust_pickle=cfg.trust_pickle,
     )
 
@@ -215,7 +221,7 @@ def upscale_file(
         for s in reader.uncarried:  # said, never dropped silently
             name = s.codec_context.name if s.codec_context is not None else "unknown"
             log.warning("input stream #%d (%s, %s) is not carried into the output", s.index, s.type, name)
-        runner, model_name = loaded or load_runner(cfg, vi.frames)
+        runner, model_name = loaded or load_runner(cfg, vi.frames, (vi.width, vi.height))
         job = prepare_job(cfg, reader, runner)
         bar = tqdm(
             total=vi.frames or None,
@@ -251,6 +257,7 @@ def upscale_file(
         resumed=job.resumed,
         colour="swscale" if job.runner.colour is None else "device",
         hwaccel=reader.hwaccel,
+        backend=getattr(runner, "backend", ""),
     )
 
 

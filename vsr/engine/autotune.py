@@ -1,0 +1,207 @@
+"""`--backend auto` on a CPU: the fastest runtime that is installed and correct here, by measurement.
+
+Each candidate (eager PyTorch, OpenVINO and ONNX Runtime where installed, and torch.compile for
+inputs long enough to repay its compile time) upscales the same few frames at the input's size
+through a real Runner; a candidate whose output is not within 40 dB of eager fp32 is rejected,
+and the fastest of the rest is used. The choice is cached per (CPU, ISA, library versions,
+weights, size, threads, dtype) in `~/.cache/vsr/autotune.json`, so the measurement (a few
+seconds) runs once per machine, model and size. Inputs shorter than MEASURE_FRAMES do not pay
+for a measurement: they use a cached choice if there is one, else the plain rule (eager).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vsr.engine.runner import Runner, RunnerSettings
+from vsr.errors import VsrError
+from vsr.frames import FrameBatch
+from vsr.models.generator import FrameRecurrentGenerator
+
+log = logging.getLogger(__name__)
+
+MEASURE_FRAMES = 300  # inputs at least this long measure when nothing is cached (~5 s, once)
+TIMED_SECONDS = 1.0  # per candidate, after its warm-up
+MIN_PSNR_DB = 40.0  # against eager fp32 on the same frames: anything less is a wrong runtime
+
+
+@dataclass
+class Choice:
+    backend: str
+    reason: str
+    fps: dict[str, float] = field(default_factory=dict)
+    module: torch.nn.Module | None = None  # the winner's generator, when it was built here
+
+
+def _installed(name: str) -> bool:
+    try:
+        __import__(name)
+    except ImportError:
+        return False
+    return True
+
+
+def candidates(frames_hint: int | None) -> list[str]:
+    from vsr.engine.backends import resolve_backend
+
+    found = ["eager"]
+    if _installed("openvino"):
+        found.append("openvino")
+    if _installed("onnxruntime") and _installed("onnx"):
+        found.append("ort")
+    if resolve_backend("auto", torch.device("cpu"), frames_hint) == "compile":
+        found.append("compile")  # long inputs, on a machine with a C++ compiler
+    return found
+
+
+def _cpu_identity() -> dict[str, Any]:
+    from vsr.bench import machine_info
+
+    info = machine_info()
+    versions = {}
+    for name in ("openvino", "onnxruntime"):
+        try:
+            versions[name] = __import__(name).__version__
+        except ImportError:
+            pass
+    return {
+        "cpu": info["cpu"],
+        "family_model": info["cpu_family_model"],
+        "capability": info["cpu_capability"],
+        "bf16": info["bf16"],
+        "torch": info["torch"],
+        "isa_limits": [os.environ.get("ATEN_CPU_CAPABILITY"), os.environ.get("ONEDNN_MAX_CPU_ISA")],
+        **versions,
+    }
+
+
+def cache_file() -> Path:
+    from vsr.engine.backends import cache_dir
+
+    return cache_dir() / "autotune.json"
+
+
+def cache_key(digest: str, size: tuple[int, int], dtype: str, options: list[str]) -> str:
+    fields = {
+        "machine": _cpu_identity(),
+        "weights": digest,
+        "size": size,
+        "dtype": dtype,
+        "threads": torch.get_num_threads(),
+        "candidates": options,
+    }
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+def _load() -> dict[str, Any]:
+    try:
+        return json.loads(cache_file().read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _store(key: str, entry: dict[str, Any]) -> None:
+    path = cache_file()
+    table = _load()
+    table[key] = entry
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(table, indent=1))
+    os.replace(tmp, path)
+
+
+def _frames(width: int, height: int, n: int) -> FrameBatch:
+    """Moving textured frames (the measurement's content does not change the speed, only its
+    correctness check needs detail)."""
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 256, size=(height + n, width + n, 3), dtype=np.uint8)
+    data = np.stack([base[i : i + height, i : i + width] for i in range(n)])
+    return FrameBatch(torch.from_numpy(np.ascontiguousarray(data)), tuple(range(n)), Fraction(1, 25))
+
+
+def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    mse = float(((a.float() - b.float()) ** 2).mean())
+    return 99.0 if mse == 0 else 10 * float(np.log10(255**2 / mse))
+
+
+def measure(
+    model: FrameRecurrentGenerator, dtype_name: str, size: tuple[int, int], options: list[str]
+) -> tuple[Choice, dict[str, torch.nn.Module]]:
+    """Time every candidate on frames of `size` (w, h); reject the wrong ones; pick the fastest."""
+    from vsr.engine.backends import backend_dtype, make_generator
+
+    cpu = torch.device("cpu")
+    width, height = size
+    probe = _frames(width, height, 4)
+    reference = Runner(model, RunnerSettings(device=cpu, dtype=torch.float32)).upscale(probe).data
+    fps: dict[str, float] = {}
+    rejected: dict[str, str] = {}
+    built: dict[str, torch.nn.Module] = {}
+    for name in options:
+        try:
+            dt = backend_dtype(dtype_name, cpu, name)
+            module = make_generator(model, name, cpu, dt)
+            runner = Runner(module, RunnerSettings(device=cpu, dtype=dt))
+            out = runner.upscale(probe).data  # also the warm-up: export, compile, first allocations
+        except (VsrError, RuntimeError, ImportError) as exc:
+            rejected[name] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            continue
+        quality = _psnr(out, reference)
+        if quality < MIN_PSNR_DB:
+            rejected[name] = f"{quality:.1f} dB from eager fp32"
+            continue
+        runner.reset()
+        frames, start = 0, time.perf_counter()
+        while time.perf_counter() - start < TIMED_SECONDS or frames < 4:
+            runner.upscale(probe)
+            frames += len(probe)
+        fps[name] = frames / (time.perf_counter() - start)
+        built[name] = module
+    best = max(fps, key=fps.__getitem__)
+    others = ", ".join(f"{k} {v:.1f}" for k, v in sorted(fps.items(), key=lambda kv: -kv[1]) if k != best)
+    reason = f"measured {fps[best]:.1f} fps at {width}x{height}" + (f" (vs {others})" if others else "")
+    if rejected:
+        reason += "; not used: " + ", ".join(f"{k} ({v})" for k, v in rejected.items())
+    return Choice(best, reason, fps), built
+
+
+def choose(
+    model: FrameRecurrentGenerator,
+    digest: str,
+    dtype_name: str,
+    size: tuple[int, int] | None,
+    frames_hint: int | None,
+) -> Choice:
+    """The backend for `auto` on a CPU (see the module docstring)."""
+    from vsr.engine.backends import resolve_backend
+
+    plain = resolve_backend("auto", torch.device("cpu"), frames_hint)
+    if size is None:
+        return Choice(plain, "frame size unknown: not measured")
+    m = model.pad_multiple
+    size = (-(-size[0] // m) * m, -(-size[1] // m) * m)
+    options = candidates(frames_hint)
+    key = cache_key(digest, size, dtype_name, options)
+    cached = _load().get(key)
+    if cached is not None:
+        return Choice(cached["backend"], cached["reason"] + " (cached)", cached["fps"])
+    if len(options) == 1:
+        return Choice(plain, "no other CPU runtime installed")
+    if not frames_hint or frames_hint < MEASURE_FRAMES:
+        return Choice(plain, f"input shorter than {MEASURE_FRAMES} frames: not measured")
+    choice, built = measure(model, dtype_name, size, options)
+    _store(key, {"backend": choice.backend, "reason": choice.reason, "fps": choice.fps, "time": time.time()})
+    choice.module = built[choice.backend]
+    log.info("--backend auto: %s, %s", choice.backend, choice.reason)
+    return choice
