@@ -33,7 +33,7 @@ Backend = Annotated[
     str,
     typer.Option(
         help="auto (on a CPU: the fastest installed runtime, measured once per CPU, model and size for "
-        "inputs of 300+ frames and cached; compile is a candidate from 2000 frames; elsewhere eager), "
+        "inputs of 1000+ frames and cached; compile is a candidate from 2000 frames; elsewhere eager), "
         "eager (PyTorch), compile "
         "(torch.compile), ort (ONNX Runtime, fp32), openvino (OpenVINO, CPU, the [openvino] extra) "
         "or trt (Torch-TensorRT, NVIDIA, the [trt] extra)."

@@ -31,8 +31,9 @@ from vsr.models.generator import FrameRecurrentGenerator
 
 log = logging.getLogger(__name__)
 
-MEASURE_FRAMES = 300  # inputs at least this long measure when nothing is cached (~5 s, once)
-TIMED_SECONDS = 1.0  # per candidate, after its warm-up
+MEASURE_FRAMES = 1000  # inputs this long measure when nothing is cached (7.4 s at 320x180 on Zen 3, once)
+TIMED_SECONDS = 1.5  # per candidate, after its warm-up, in ROUNDS alternating rounds
+ROUNDS = 3
 MIN_PSNR_DB = 40.0  # against eager fp32 on the same frames: anything less is a wrong runtime
 
 
@@ -145,9 +146,9 @@ def measure(
     width, height = size
     probe = _frames(width, height, 4)
     reference = Runner(model, RunnerSettings(device=cpu, dtype=torch.float32)).upscale(probe).data
-    fps: dict[str, float] = {}
     rejected: dict[str, str] = {}
     built: dict[str, torch.nn.Module] = {}
+    runners: dict[str, Runner] = {}
     for name in options:
         try:
             dt = backend_dtype(dtype_name, cpu, name)
@@ -161,13 +162,19 @@ def measure(
         if quality < MIN_PSNR_DB:
             rejected[name] = f"{quality:.1f} dB from eager fp32"
             continue
-        runner.reset()
-        frames, start = 0, time.perf_counter()
-        while time.perf_counter() - start < TIMED_SECONDS or frames < 4:
-            runner.upscale(probe)
-            frames += len(probe)
-        fps[name] = frames / (time.perf_counter() - start)
-        built[name] = module
+        built[name], runners[name] = module, runner
+    # Timed in alternating rounds, the median of each: a machine's speed drifts (turbo, other
+    # load), and one block per candidate would hand the drift to whichever ran first.
+    rounds: dict[str, list[float]] = {name: [] for name in runners}
+    for _ in range(ROUNDS):
+        for name, runner in runners.items():
+            runner.reset()
+            frames, start = 0, time.perf_counter()
+            while time.perf_counter() - start < TIMED_SECONDS / ROUNDS or frames < len(probe):
+                runner.upscale(probe)
+                frames += len(probe)
+            rounds[name].append(frames / (time.perf_counter() - start))
+    fps = {name: float(np.median(r)) for name, r in rounds.items()}
     best = max(fps, key=fps.__getitem__)
     others = ", ".join(f"{k} {v:.1f}" for k, v in sorted(fps.items(), key=lambda kv: -kv[1]) if k != best)
     reason = f"measured {fps[best]:.1f} fps at {width}x{height}" + (f" (vs {others})" if others else "")
