@@ -229,8 +229,8 @@ class RayRun:
                     inflight[actors[i].run.remote(unit, data)] = (i, item)
                     load[i] += 1
                 if not inflight:  # work left and no worker alive
-                    for plan, _, unit in queue:
-                        self._finish(plan, None, UnitResult(unit.id, "", error="every Ray worker died"))
+                    for plan, n, unit in queue:
+                        self._finish(plan, n, UnitResult(unit.id, "", error="every Ray worker died"))
                     break
                 ready, _ = ray.wait(list(inflight), num_returns=1, timeout=0.5)
                 for ref in ready:
@@ -259,7 +259,7 @@ class RayRun:
             self._inputs.clear()
 
     def _poll(self, ray: Any, actors: list[Any], alive: list[bool], polls: dict[Any, int]) -> None:
-        """Ask idle-polled workers how far their unit is; count what they report in the bar."""
+        """Ask each live worker (one call in flight each) how far its unit is; count it in the bar."""
         if polls:
             ready, _ = ray.wait(list(polls), num_returns=len(polls), timeout=0)
             for ref in ready:
