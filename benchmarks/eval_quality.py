@@ -86,6 +86,11 @@ def main() -> None:
         metavar="LABEL=WEIGHTS",
         help="another model, run with its state reset on every frame",
     )
+    parser.add_argument(
+        "--per-frame-only",
+        action="store_true",
+        help="--model was trained single-frame (state reset): skip its run with the state kept",
+    )
     parser.add_argument("--settings", nargs="+", default=["BI", "BI+H264"], choices=["BI", "BI+H264"])
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
@@ -96,7 +101,7 @@ def main() -> None:
     device = torch.device("cpu")
     dtype = resolve_dtype(args.dtype, device)
     runner = Runner(model, RunnerSettings(device=device, dtype=dtype))
-    methods = ["bicubic", "lanczos", "model-per-frame", "model"]
+    methods = ["bicubic", "lanczos", "model-per-frame"] + ([] if args.per_frame_only else ["model"])
     extra: dict[str, tuple[Runner, bool]] = {}  # label -> (runner, reset every frame)
     for values, per_frame in ((args.also, False), (args.single, True)):
         for value in values:

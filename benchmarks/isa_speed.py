@@ -78,18 +78,25 @@ def end_to_end(env: dict[str, str], repeats: int, extra: list[str]) -> dict[str,
         ]
         ff_cmd = ["ffmpeg", "-v", "error", "-y", "-i", str(SAMPLE), "-vf", "scale=1280:720:flags=bicubic",
                   "-c:v", "libx264", str(out_ff)]  # fmt: skip
-        ours, theirs = [], []
+        startup_cmd = [sys.executable, "-c", "import vsr.cli, vsr.pipeline.offline"]
+        ours, theirs, baseline, startup = [], [], [], []
         for _ in range(repeats):
             ours.append(timed(vsr_cmd, env))
             theirs.append(timed(ff_cmd, env))
-    v, f = statistics.median(ours), statistics.median(theirs)
+            baseline.append(timed([*vsr_cmd, "-m", "bicubic"], env))
+            startup.append(timed(startup_cmd, env))
+    v, f, b = statistics.median(ours), statistics.median(theirs), statistics.median(baseline)
     return {
         "frames": frames,
         "vsr_upscale_s": [round(x, 2) for x in ours],
         "ffmpeg_bicubic_s": [round(x, 2) for x in theirs],
+        "vsr_bicubic_s": [round(x, 2) for x in baseline],
+        "python_import_s": [round(x, 2) for x in startup],  # part of every vsr time above
         "vsr_fps": round(frames / v, 2),
         "ffmpeg_fps": round(frames / f, 2),
+        "vsr_bicubic_fps": round(frames / b, 2),
         "time_vs_ffmpeg": round(v / f, 2),
+        "vsr_bicubic_time_vs_ffmpeg": round(b / f, 2),
         "vsr_options": extra or "defaults",
     }
 
