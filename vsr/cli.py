@@ -135,6 +135,19 @@ HwaccelOpt = Annotated[
 ]
 
 
+SegmentsOpt = Annotated[
+    int,
+    typer.Option(
+        help="Cut each video into this many parts upscaled side by side in one batch (pays on GPUs; "
+        "with --ray, parts run on several actors; 1: in order)."
+    ),
+]
+WarmupOpt = Annotated[
+    int,
+    typer.Option(help="With --segments (or --ray parts): frames each part starts early to warm its state."),
+]
+
+
 # Ray (the [ray] extra): the same options on `vsr upscale` and `vsr batch`.
 RayOpt = Annotated[
     str | None,
@@ -214,15 +227,8 @@ def upscale(
     checkpoint_every: Annotated[
         float, typer.Option(help="With --resume: seconds of video per finished segment.")
     ] = 10.0,
-    segments: Annotated[
-        int,
-        typer.Option(
-            help="Upscale this many parts of the video side by side in one batch (pays on GPUs; 1: in order)."
-        ),
-    ] = 1,
-    warmup: Annotated[
-        int, typer.Option(help="With --segments: frames each part starts early to warm its state.")
-    ] = 4,
+    segments: SegmentsOpt = 1,
+    warmup: WarmupOpt = 4,
     colour: ColourOpt = "auto",
     hwaccel: HwaccelOpt = "auto",
     ray: RayOpt = None,
@@ -336,15 +342,8 @@ def batch_(
     on_error: OnErrorOpt = "fail",
     colour: ColourOpt = "auto",
     hwaccel: HwaccelOpt = "auto",
-    segments: Annotated[
-        int,
-        typer.Option(
-            help="Cut each file into this many parts upscaled side by side (on Ray: on several actors)."
-        ),
-    ] = 1,
-    warmup: Annotated[
-        int, typer.Option(help="With --segments or parts: frames each part starts early to warm its state.")
-    ] = 4,
+    segments: SegmentsOpt = 1,
+    warmup: WarmupOpt = 4,
     ray: RayOpt = None,
     ray_workers: RayWorkersOpt = 0,
     ray_cpus: RayCpusOpt = 1.0,

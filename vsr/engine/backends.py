@@ -110,22 +110,12 @@ def export_onnx(model: FrameRecurrentGenerator, path: Path, *, height: int, widt
     return path
 
 
-class OrtGenerator(nn.Module):
-    """The generator's step run by ONNX Runtime (CPU, or CUDA with onnxruntime-gpu).
+class ExportedStep(nn.Module):
+    """Base of the runtimes that run the exported ONNX step (ONNX Runtime, OpenVINO): the
+    generator's interface around `forward(lr, prev_lr, prev_folded) -> folded`."""
 
-    One ONNX graph and session per frame size, exported on first use into the cache
-    (`~/.cache/vsr/onnx`, or $VSR_CACHE_DIR) under a key of weights, size, opset and versions.
-    """
-
-    def __init__(self, model: FrameRecurrentGenerator, device: torch.device, tensorrt: bool = False) -> None:
+    def __init__(self, model: FrameRecurrentGenerator) -> None:
         super().__init__()
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            raise BackendUnavailableError(
-                "--backend ort needs the [onnx] extra: pip install 'vsr[onnx]'"
-            ) from None
-        self._ort = ort
         # Graphs are exported from a CPU copy kept outside the module tree (a tuple is not
         # registered): the Runner moves this module, and every registered submodule, to its
         # device, while the exporter traces with CPU example inputs.
@@ -136,6 +126,42 @@ class OrtGenerator(nn.Module):
         self.bicubic = copy.deepcopy(model.bicubic)
         self.state_channels = model.state_channels
         self.carried_channels = model.carried_channels
+        self._digest = weights_digest(model)
+
+    def exported(self, height: int, width: int, **key: Any) -> Path:
+        """The step's ONNX graph for frames of this size, exported into the cache on first use."""
+        parts = {"format": "onnx", "opset": ONNX_OPSET, "size": (height, width), **key}
+        path = (
+            cache_dir() / "onnx" / f"{cache_key(self._export_source[0], digest=self._digest, **parts)}.onnx"
+        )
+        if not path.exists():
+            export_onnx(self._export_source[0], path, height=height, width=width)
+        return path
+
+    def init_state(self, lr: torch.Tensor) -> State:
+        return initial_state(self.bicubic, lr, self.state_channels)
+
+    def step(self, lr: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        folded = self(lr, *state)
+        return hr_frame(folded, self.scale), (lr, folded)
+
+
+class OrtGenerator(ExportedStep):
+    """The generator's step run by ONNX Runtime (CPU, or CUDA with onnxruntime-gpu).
+
+    One ONNX graph and session per frame size, exported on first use into the cache
+    (`~/.cache/vsr/onnx`, or $VSR_CACHE_DIR) under a key of weights, size, opset and versions.
+    """
+
+    def __init__(self, model: FrameRecurrentGenerator, device: torch.device, tensorrt: bool = False) -> None:
+        super().__init__(model)
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise BackendUnavailableError(
+                "--backend ort needs the [onnx] extra: pip install 'vsr[onnx]'"
+            ) from None
+        self._ort = ort
         self.device = device
         self.providers: list[Any] = ["CPUExecutionProvider"]
         if device.type == "cuda":
@@ -150,25 +176,11 @@ class OrtGenerator(nn.Module):
                 "trt_engine_cache_path": str(cache_dir() / "ort-trt"),
             }
             self.providers.insert(0, ("TensorrtExecutionProvider", trt_options))
-        self._digest = weights_digest(model)
         self._sessions: dict[tuple[int, int], Any] = {}
-
-    def onnx_path(self, height: int, width: int) -> Path:
-        key = cache_key(
-            self._export_source[0],
-            digest=self._digest,
-            format="onnx",
-            opset=ONNX_OPSET,
-            onnxruntime=self._ort.__version__,
-            size=(height, width),
-        )
-        return cache_dir() / "onnx" / f"{key}.onnx"
 
     def session(self, height: int, width: int) -> Any:
         if (height, width) not in self._sessions:
-            path = self.onnx_path(height, width)
-            if not path.exists():
-                export_onnx(self._export_source[0], path, height=height, width=width)
+            path = self.exported(height, width, onnxruntime=self._ort.__version__)
             options = self._ort.SessionOptions()
             options.graph_optimization_level = self._ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             options.intra_op_num_threads = torch.get_num_threads()
@@ -176,9 +188,6 @@ class OrtGenerator(nn.Module):
                 str(path), options, providers=self.providers
             )
         return self._sessions[(height, width)]
-
-    def init_state(self, lr: torch.Tensor) -> State:
-        return initial_state(self.bicubic, lr, self.state_channels)
 
     def forward(self, lr: torch.Tensor, prev_lr: torch.Tensor, prev_folded: torch.Tensor) -> torch.Tensor:
         if lr.device.type == "cuda":
@@ -210,10 +219,6 @@ class OrtGenerator(nn.Module):
             torch.cuda.current_stream(lr.device).synchronize()  # ORT runs on a stream of its own
         session.run_with_iobinding(binding)
         return folded
-
-    def step(self, lr: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        folded = self(lr, *state)
-        return hr_frame(folded, self.scale), (lr, folded)
 
 
 class CompiledGenerator(nn.Module):

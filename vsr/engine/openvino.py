@@ -8,16 +8,14 @@ CPU plugin would otherwise pick bf16 on CPUs that have it), bfloat16 in bf16.
 
 from __future__ import annotations
 
-import copy
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
+from vsr.engine.backends import ExportedStep
 from vsr.errors import BackendUnavailableError, OptionError
-from vsr.models.generator import FrameRecurrentGenerator, State, hr_frame, initial_state
+from vsr.models.generator import FrameRecurrentGenerator
 
 PRECISION = {torch.float32: "f32", torch.bfloat16: "bf16"}
 
@@ -32,49 +30,25 @@ def _import_openvino() -> Any:
     return openvino
 
 
-class OpenVinoGenerator(nn.Module):
+class OpenVinoGenerator(ExportedStep):
     """`forward(lr, prev_lr, prev_folded) -> folded` compiled by OpenVINO per input shape."""
 
     def __init__(self, model: FrameRecurrentGenerator, device: torch.device, dtype: torch.dtype) -> None:
-        super().__init__()
         if device.type != "cpu":
             raise OptionError("--backend openvino runs on the CPU; pass --device cpu")
         if dtype not in PRECISION:
             raise OptionError(f"--backend openvino runs in float32 or bfloat16, not {dtype}")
         self._ov = _import_openvino()
-        # Exported from a CPU copy kept outside the module tree, as OrtGenerator does.
-        self._export_source: tuple[FrameRecurrentGenerator] = (copy.deepcopy(model).float().cpu().eval(),)
-        self.args = model.args
-        self.scale = model.scale
-        self.pad_multiple = model.pad_multiple
-        self.bicubic = copy.deepcopy(model.bicubic)
-        self.state_channels = model.state_channels
-        self.carried_channels = model.carried_channels
+        super().__init__(model)
         self.precision = PRECISION[dtype]
         self._core = self._ov.Core()
         self._compiled: dict[tuple[int, ...], Any] = {}
-        self._digest: str | None = None
-
-    def onnx_path(self, height: int, width: int) -> Path:
-        from vsr.engine.backends import ONNX_OPSET, cache_dir, cache_key, weights_digest
-
-        if self._digest is None:
-            self._digest = weights_digest(self._export_source[0])
-        key = cache_key(
-            self._export_source[0], digest=self._digest, format="onnx", opset=ONNX_OPSET, size=(height, width)
-        )
-        return cache_dir() / "onnx" / f"{key}.onnx"
 
     def request(self, batch: int, height: int, width: int) -> Any:
         """An infer request of the step compiled for this shape (compiled once, then reused)."""
         shape = (batch, height, width)
         if shape not in self._compiled:
-            from vsr.engine.backends import export_onnx
-
-            path = self.onnx_path(height, width)
-            if not path.exists():
-                export_onnx(self._export_source[0], path, height=height, width=width)
-            graph = self._core.read_model(str(path))
+            graph = self._core.read_model(str(self.exported(height, width)))
             s2 = self.carried_channels
             graph.reshape(
                 {
@@ -95,18 +69,10 @@ class OpenVinoGenerator(nn.Module):
             self._compiled[shape] = compiled.create_infer_request()
         return self._compiled[shape]
 
-    def init_state(self, lr: torch.Tensor) -> State:
-        return initial_state(self.bicubic, lr, self.state_channels)
-
     def forward(self, lr: torch.Tensor, prev_lr: torch.Tensor, prev_folded: torch.Tensor) -> torch.Tensor:
         b, _, h, w = lr.shape
         request = self.request(b, h, w)
-        feeds = [
-            np.ascontiguousarray(t.float().numpy()) for t in (lr, prev_lr, prev_folded)
-        ]  # f32 in; the plugin converts for bf16
+        # f32 in (the plugin converts for bf16); the Runner's channels_last input made contiguous
+        feeds = [np.ascontiguousarray(t.float().numpy()) for t in (lr, prev_lr, prev_folded)]
         request.infer(feeds, share_inputs=True)
         return torch.from_numpy(request.get_output_tensor(0).data.copy())
-
-    def step(self, lr: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        folded = self(lr, *state)
-        return hr_frame(folded, self.scale), (lr, folded)
