@@ -543,18 +543,13 @@ def upscale_part(
             finally:
                 writer.abort()
         try:
-            frames = job.encode_parts(_Progress(_NoBar(), on_frames), [part], [reader], [encoder])
+            frames = job.encode_parts(_Progress(tqdm(disable=True), on_frames), [part], [reader], [encoder])
             info = encoder.finish()
         except BaseException:
             encoder.abort()
             raise
     os.replace(tmp, segment)
     return frames, info
-
-
-class _NoBar:
-    def update(self, n: int) -> None:
-        pass
 
 
 def join_parts(cfg: UpscaleConfig, segments: list[tuple[Path, str]], frames: int) -> None:
