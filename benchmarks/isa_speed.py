@@ -6,6 +6,7 @@ uses the native ISA in both):
 
 - the model stage (`vsr bench`, 320x180 -> 1280x720, batch 8, stages only) for every CPU backend
   installed: eager fp32, eager with the CPU's default dtype, ONNX Runtime, OpenVINO;
+- what `--backend auto` measures there (vsr.engine.autotune.measure) and which runtime it picks;
 - `vsr upscale` of the sample with default settings, end to end, against
   `ffmpeg -i IN -vf scale=1280:720:flags=bicubic -c:v libx264 OUT` on the same input, alternating,
   medians of `--repeats`.
@@ -48,6 +49,21 @@ def model_stage(backends: list[str], frames: int) -> dict[str, float]:
             continue
         out[f"{backend} {report['dtype']}"] = round(report["rows"][0]["stages"]["model"], 2)
     return out
+
+
+def autotune_measurement() -> dict[str, object]:
+    """What `--backend auto` measures at 320x180 (alternating rounds, medians) and picks."""
+    from vsr.engine import autotune
+    from vsr.models.zoo import load_model
+
+    model, _ = load_model("fast-x4", 4)
+    start = time.perf_counter()
+    choice, _ = autotune.measure(model, "auto", (320, 180), autotune.candidates(autotune.MEASURE_FRAMES))
+    return {
+        "choice": choice.backend,
+        "fps": {k: round(v, 2) for k, v in choice.fps.items()},
+        "seconds": round(time.perf_counter() - start, 1),
+    }
 
 
 def timed(cmd: list[str], env: dict[str, str]) -> float:
@@ -114,7 +130,7 @@ def main() -> None:
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(model_stage(args.backends, args.frames)))
+        print(json.dumps({**model_stage(args.backends, args.frames), "autotune": autotune_measurement()}))
         return
     results = {}
     for isa in args.isas:

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import av
 import numpy as np
+import torch
+
+from vsr.frames import FrameBatch
 
 
 def pattern(index: int, width: int, height: int, seed: int = 0) -> np.ndarray:
@@ -18,6 +21,12 @@ def pattern(index: int, width: int, height: int, seed: int = 0) -> np.ndarray:
     tile = big[y : y + height, x : x + width]
     ramp = np.linspace(0, 60, width, dtype=np.float32)[None, :, None]
     return np.clip(tile * 0.7 + ramp, 0, 255).astype(np.uint8)
+
+
+def moving_batch(n: int, width: int, height: int, seed: int = 0) -> FrameBatch:
+    """n frames of `pattern` (moving 1 px a frame) as one RGB FrameBatch at 25 fps."""
+    data = torch.stack([torch.from_numpy(pattern(i, width, height, seed=seed)) for i in range(n)])
+    return FrameBatch(data, tuple(range(n)), Fraction(1, 25))
 
 
 def make_clip(

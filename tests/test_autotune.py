@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from vsr.engine import autotune
-from vsr.engine.backends import build_runner, weights_digest
+from vsr.engine.backends import build_runner
 from vsr.models.zoo import load_model
 
 
@@ -20,8 +20,7 @@ def _cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_measures_once_then_uses_the_cache(tmp_path: Path) -> None:
     model, _ = load_model("fast-x4", 4)
-    digest = weights_digest(model)
-    choice = autotune.choose(model, digest, "float32", (60, 36), autotune.MEASURE_FRAMES)
+    choice = autotune.choose(model, "float32", (60, 36), autotune.MEASURE_FRAMES)
     options = autotune.candidates(autotune.MEASURE_FRAMES)
     assert choice.backend in options and choice.module is not None
     assert set(choice.fps) == set(options)  # every installed runtime was timed and found correct
@@ -30,19 +29,19 @@ def test_measures_once_then_uses_the_cache(tmp_path: Path) -> None:
     table = json.loads((tmp_path / "cache" / "autotune.json").read_text())
     assert len(table) == 1 and next(iter(table.values()))["backend"] == choice.backend
     start = time.perf_counter()
-    again = autotune.choose(model, digest, "float32", (60, 36), autotune.MEASURE_FRAMES + 500)
+    again = autotune.choose(model, "float32", (60, 36), autotune.MEASURE_FRAMES + 500)
     assert again.backend == choice.backend and again.reason.endswith("(cached)")
     assert again.module is None and time.perf_counter() - start < 1.0  # no measurement this time
-    other = autotune.choose(model, digest, "float32", (64, 40), autotune.MEASURE_FRAMES)
+    other = autotune.choose(model, "float32", (64, 40), autotune.MEASURE_FRAMES)
     assert not other.reason.endswith("(cached)")  # another size is measured on its own
     assert len(json.loads((tmp_path / "cache" / "autotune.json").read_text())) == 2
 
 
 def test_short_inputs_and_unknown_sizes_are_not_measured(tmp_path: Path) -> None:
     model, _ = load_model("fast-x4", 4)
-    short = autotune.choose(model, "d", "float32", (60, 36), 50)
+    short = autotune.choose(model, "float32", (60, 36), 50)
     assert short.backend == "eager" and "not measured" in short.reason
-    unknown = autotune.choose(model, "d", "float32", None, 10_000)
+    unknown = autotune.choose(model, "float32", None, 10_000)
     assert "size unknown" in unknown.reason
     assert not (tmp_path / "cache" / "autotune.json").exists()
 

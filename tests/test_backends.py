@@ -3,18 +3,16 @@ missing extras and devices give one clear line. GPU paths are marked `cuda`."""
 
 from __future__ import annotations
 
-from fractions import Fraction
 from pathlib import Path
 
 import pytest
 import torch
 from typer.testing import CliRunner
 
-from tests.clips import make_clip, pattern
+from tests.clips import make_clip, moving_batch
 from vsr.cli import app
 from vsr.engine.backends import OrtGenerator, backend_dtype, build_runner, cache_key, weights_digest
 from vsr.errors import BackendUnavailableError, OptionError
-from vsr.frames import FrameBatch
 from vsr.models.checkpoint import save_generator
 from vsr.models.generator import FrameRecurrentGenerator
 from vsr.models.zoo import load_model
@@ -27,23 +25,20 @@ def _cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VSR_CACHE_DIR", str(tmp_path / "cache"))
 
 
-def _moving(n: int, w: int, h: int) -> FrameBatch:
-    data = torch.stack([torch.from_numpy(pattern(i, w, h, seed=3)) for i in range(n)])
-    return FrameBatch(data, tuple(range(n)), Fraction(1, 25))
-
-
 def test_ort_matches_eager_fp32(tmp_path: Path) -> None:
     eager, _ = build_runner("fast-x4", 4, backend="eager", dtype="float32")
     ort, _ = build_runner("fast-x4", 4, backend="ort")
     assert isinstance(ort.model, OrtGenerator)
-    frames = _moving(6, 76, 44)  # padded to 76x44 -> the model's multiple of 4 already; motion each frame
+    frames = moving_batch(
+        6, 76, 44, seed=3
+    )  # padded to 76x44 -> the model's multiple of 4 already; motion each frame
     a, b = eager.upscale(frames).data, ort.upscale(frames).data
     assert a.shape == b.shape == (6, 176, 304, 3)
     diff = (a.int() - b.int()).abs()
     assert diff.max() <= 1 and diff.float().mean() < 0.01  # fp32 rounding only, through the recurrence
     exported = list((tmp_path / "cache" / "onnx").glob("*.onnx"))
     assert len(exported) == 1  # one graph for this frame size, reused for every frame
-    ort.upscale(_moving(2, 40, 32))
+    ort.upscale(moving_batch(2, 40, 32, seed=3))
     assert len(list((tmp_path / "cache" / "onnx").glob("*.onnx"))) == 2  # another size, another graph
 
 
@@ -82,7 +77,7 @@ def test_ort_runs_a_hidden_state_model(tmp_path: Path) -> None:
     save_generator(model, path, {"iterations": 1})
     eager, _ = build_runner(str(path), 4, backend="eager", dtype="float32")
     ort, _ = build_runner(str(path), 4, backend="ort")
-    frames = _moving(4, 40, 32)
+    frames = moving_batch(4, 40, 32, seed=3)
     diff = (eager.upscale(frames).data.int() - ort.upscale(frames).data.int()).abs()
     assert diff.max() <= 1
 
@@ -90,7 +85,7 @@ def test_ort_runs_a_hidden_state_model(tmp_path: Path) -> None:
 def test_torch_compile_matches_eager() -> None:
     eager, _ = build_runner("fast-x4", 4, backend="eager")  # bf16 autocast where the CPU has it
     compiled, _ = build_runner("fast-x4", 4, backend="compile")
-    frames = _moving(4, 48, 32)
+    frames = moving_batch(4, 48, 32, seed=3)
     diff = (eager.upscale(frames).data.int() - compiled.upscale(frames).data.int()).abs()
     assert diff.max() <= 3 and diff.float().mean() < 0.1
 
@@ -144,7 +139,7 @@ def test_cli_backend_ort_and_export(tmp_path: Path) -> None:
 def test_cuda_fp16_matches_cpu_fp32() -> None:
     cpu, _ = build_runner("fast-x4", 4, device="cpu", dtype="float32")
     gpu, _ = build_runner("fast-x4", 4, device="cuda", dtype="float16")
-    frames = _moving(6, 64, 48)
+    frames = moving_batch(6, 64, 48, seed=3)
     diff = (cpu.upscale(frames).host().int() - gpu.upscale(frames).host().int()).abs()
     assert diff.max() <= 3 and diff.float().mean() < 0.2
 
@@ -170,7 +165,7 @@ def test_cuda_graphs_compile_matches_eager() -> None:
     recurrent state must survive the replays: same frames as eager, across two batches."""
     eager, _ = build_runner("fast-x4", 4, device="cuda", dtype="float16", backend="eager")
     graphs, _ = build_runner("fast-x4", 4, device="cuda", dtype="float16", backend="compile")
-    frames = _moving(6, 64, 48)
+    frames = moving_batch(6, 64, 48, seed=3)
     for runner in (eager, graphs):
         runner.upscale(frames)
     diff = (eager.upscale(frames).host().int() - graphs.upscale(frames).host().int()).abs()

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from fractions import Fraction
 from pathlib import Path
 
 import pytest
 import torch
 from typer.testing import CliRunner
 
-from tests.clips import make_clip, pattern
+from tests.clips import make_clip, moving_batch, pattern
 from vsr.cli import app
 from vsr.engine.backends import backend_dtype, build_runner
 from vsr.engine.runner import StreamState
 from vsr.errors import OptionError
-from vsr.frames import FrameBatch
 from vsr.models.zoo import load_model
 
 pytest.importorskip("openvino", reason="the [openvino] extra is not installed")
@@ -26,16 +24,11 @@ def _cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VSR_CACHE_DIR", str(tmp_path / "cache"))
 
 
-def _moving(n: int, w: int, h: int) -> FrameBatch:
-    data = torch.stack([torch.from_numpy(pattern(i, w, h, seed=5)) for i in range(n)])
-    return FrameBatch(data, tuple(range(n)), Fraction(1, 25))
-
-
 def test_openvino_fp32_matches_eager(tmp_path: Path) -> None:
     eager, _ = build_runner("fast-x4", 4, backend="eager", dtype="float32")
     ov, _ = build_runner("fast-x4", 4, backend="openvino", dtype="float32")
     assert isinstance(ov.model, OpenVinoGenerator) and ov.model.precision == "f32"
-    frames = _moving(6, 76, 44)
+    frames = moving_batch(6, 76, 44, seed=5)
     a, b = eager.upscale(frames).data, ov.upscale(frames).data
     assert a.shape == b.shape == (6, 176, 304, 3)
     diff = (a.int() - b.int()).abs()

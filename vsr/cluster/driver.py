@@ -361,6 +361,10 @@ def run_on_ray(
     if options.resume:
         raise OptionError("--resume and --ray cannot be combined: with --ray, finished parts are kept anyway")
     weights = weights_key(options)  # a bad --model fails here, before Ray starts
+    if options.model is not None and Path(options.model).is_file():  # a weights file, not a name
+        options = replace(options, model=str(Path(options.model).resolve()))
+    # Absolute paths: workers run in directories of their own, on this machine or others.
+    pairs = [(src.resolve(), out.resolve()) for src, out in pairs]
     plans = [plan_file(src, out, options, ropts.part_frames, weights) for src, out in pairs]
     try:
         ray = connect(ropts.address)

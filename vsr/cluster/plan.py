@@ -24,7 +24,7 @@ from vsr.io.reader import VideoReader
 from vsr.io.segments import SegmentInfo
 from vsr.models.zoo import BICUBIC, resolve_weights
 from vsr.pipeline.parallel import Part, frame_timestamps, plan_parts
-from vsr.pipeline.resume import file_digest
+from vsr.pipeline.resume import file_digest, input_identity
 
 
 @dataclass
@@ -72,7 +72,7 @@ def _parts_key(plan: FilePlan, options: UpscaleConfig, weights: str) -> dict[str
     }
     return {
         "vsr": __version__,
-        "input": asdict(Identity.of(plan.input)),
+        "input": input_identity(plan.input),
         "weights": weights,
         "options": {k: str(v) for k, v in settings.items()},
         "container": plan.output.suffix.lower(),

@@ -22,6 +22,7 @@ from vsr.errors import VsrError
 from vsr.io.segments import SegmentInfo
 from vsr.pipeline.offline import Loaded, load_runner, upscale_file, upscale_part
 from vsr.pipeline.parallel import Part
+from vsr.pipeline.resume import input_identity
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,7 @@ class Identity:
 
     @classmethod
     def of(cls, path: Path) -> Identity:
-        st = path.stat()
-        return cls(str(path), st.st_size, st.st_mtime_ns)
+        return cls(**input_identity(path))  # the resolved path: workers do not share our cwd
 
     def visible(self) -> bool:
         try:

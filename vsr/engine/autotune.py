@@ -185,7 +185,6 @@ def measure(
 
 def choose(
     model: FrameRecurrentGenerator,
-    digest: str,
     dtype_name: str,
     size: tuple[int, int] | None,
     frames_hint: int | None,
@@ -198,8 +197,10 @@ def choose(
         return Choice(plain, "frame size unknown: not measured")
     m = model.pad_multiple
     size = (-(-size[0] // m) * m, -(-size[1] // m) * m)
+    from vsr.engine.backends import weights_digest
+
     options = candidates(frames_hint)
-    key = cache_key(digest, size, dtype_name, options)
+    key = cache_key(weights_digest(model), size, dtype_name, options)
     cached = _load().get(key)
     if cached is not None:
         return Choice(cached["backend"], cached["reason"] + " (cached)", cached["fps"])

@@ -353,7 +353,7 @@ def build_runner(
     if backend == "auto" and dev.type == "cpu":
         from vsr.engine import autotune
 
-        choice = autotune.choose(generator, weights_digest(generator), dtype, size_hint, frames_hint)
+        choice = autotune.choose(generator, dtype, size_hint, frames_hint)
         resolved, reason, module = choice.backend, choice.reason, choice.module
     elif backend == "auto":
         reason = f"{resolved} on {dev.type}"

@@ -125,10 +125,12 @@ class _DeviceFrames:
             return rgb_to_yuv420(hr, self.colour.output)
         return to_frames(hr, max_value)
 
-    def _to_batch(self, hr: torch.Tensor, like: FrameBatch, converted: bool = False) -> FrameBatch:
-        """Model output for `like`'s frames -> a FrameBatch of the same layout, on its way to the host.
-        `converted`: `hr` already went through _output (integer frames in the layout)."""
-        out = hr if converted else self._output(hr, like.height, like.width, like.layout, like.max_value)
+    def _to_batch(self, hr: torch.Tensor, like: FrameBatch) -> FrameBatch:
+        """Model output for `like`'s frames -> a FrameBatch of the same layout, on its way to the host."""
+        return self._as_batch(self._output(hr, like.height, like.width, like.layout, like.max_value), like)
+
+    def _as_batch(self, out: torch.Tensor, like: FrameBatch) -> FrameBatch:
+        """Integer frames in `like`'s layout -> a FrameBatch, on its way to the host."""
         data, ready = self.io.download(out)
         return FrameBatch(data, like.pts, like.time_base, like.reset, like.layout, ready)
 
@@ -300,7 +302,7 @@ class Runner(_DeviceFrames):
                 # the pixel shuffle was tried too and was slower (15.1 against 10.7 ms): PyTorch's
                 # shuffle and layout copy of uint8 are slower than of float.
                 outputs.append(self._output(hr, batch.height, batch.width, batch.layout, batch.max_value))
-        return self._to_batch(torch.cat(outputs), batch, converted=True)
+        return self._as_batch(torch.cat(outputs), batch)
 
 
 class BicubicRunner(_DeviceFrames):
