@@ -38,9 +38,11 @@ def sample_frames(n: int) -> torch.Tensor:
 
 
 def model_stage_fps(
-    model: FrameRecurrentGenerator, dtype: torch.dtype, frames: torch.Tensor, batch: int
+    model: FrameRecurrentGenerator, dtype: torch.dtype, frames: torch.Tensor, batch: int, nchw: bool = False
 ) -> float:
+    """`nchw`: the model's weights in NCHW instead of the Runner's channels_last (the comparison)."""
     runner = Runner(model, RunnerSettings(device=torch.device("cpu"), dtype=dtype))
+    runner.model.to(memory_format=torch.contiguous_format if nchw else torch.channels_last)
     batches = [
         FrameBatch(frames[i : i + batch], tuple(range(i, i + len(frames[i : i + batch]))), Fraction(1, 25))
         for i in range(0, len(frames), batch)

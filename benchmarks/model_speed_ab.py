@@ -8,6 +8,8 @@ ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 in the environment (the result 
 
     python benchmarks/model_speed_ab.py old=benchmarks/models/fast-x4-flow.safetensors new=fast-x4 \\
         --json benchmarks/results/model_speed_ab_zen3.json
+    python benchmarks/model_speed_ab.py fast-x4=fast-x4 rt-x4=rt-x4 --nchw \\
+        --json benchmarks/results/model_speed_ab_rt_zen3.json
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--dtype", default="auto", help="auto: bf16 where the CPU has it, else fp32")
     parser.add_argument("--compile", action="store_true", help="also time --backend compile")
+    parser.add_argument(
+        "--nchw", action="store_true", help="also time the weights in NCHW (the Runner's are channels_last)"
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
@@ -47,13 +52,17 @@ def main() -> None:
         label, _, weights = item.partition("=")
         model, _ = load_model(weights, 4)
         models[f"{label} eager"] = model.eval()
+        if args.nchw:
+            models[f"{label} eager nchw"] = model
         if args.compile:
             models[f"{label} compile"] = CompiledGenerator(model)
     rounds: dict[str, list[float]] = {label: [] for label in models}
     with torch.inference_mode():
         for r in range(args.repeats):
             for label, model in models.items():
-                rounds[label].append(model_stage_fps(model, dtype, frames, args.batch))
+                rounds[label].append(
+                    model_stage_fps(model, dtype, frames, args.batch, label.endswith(" nchw"))
+                )
             print(f"round {r + 1}:", {k: round(v[-1], 1) for k, v in rounds.items()}, flush=True)
     medians = {label: statistics.median(v) for label, v in rounds.items()}
     print("medians:", {k: round(v, 1) for k, v in medians.items()})

@@ -94,6 +94,20 @@ def test_hidden_features_are_carried() -> None:
 
 
 @pytest.mark.parametrize("kind", KINDS, ids=KIND_IDS)
+def test_inference_mode_step_equals_the_functional_one(kind: dict) -> None:
+    """The in-place step taken under inference mode (the Runner's) computes what the functional
+    one (training, exporters) does, through a few frames of the recurrence."""
+    model = _random_model(**kind)
+    lr = torch.rand(2, 5, 3, 16, 16)
+    with torch.no_grad():
+        expected = model.forward_sequence(lr)
+    with torch.inference_mode():
+        got = model.forward_sequence(lr)
+    torch.testing.assert_close(got.hr, expected.hr, rtol=0, atol=0)
+    torch.testing.assert_close(got.state[1], expected.state[1], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=KIND_IDS)
 def test_reset_every_frame_is_the_single_frame_model(kind: dict) -> None:
     model = _random_model(**kind)
     lr = torch.rand(1, 4, 3, 16, 16)
