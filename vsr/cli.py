@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 from collections.abc import Iterator
@@ -19,6 +20,14 @@ if TYPE_CHECKING:
     from vsr.config import UpscaleConfig
 
 log = logging.getLogger("vsr")
+
+# PyTorch's OpenMP threads spin after every operator by default; on a 2-core machine they spun
+# for a quarter of all CPU time in `vsr live` (perf) while the encoder waited for a core. Asleep
+# instead: `vsr live` rt-x4 13.3 fps out against 12.2, `vsr upscale` of the sample 17.6 s against
+# 19.4 (Zen 3, medians of 3; benchmarks/results/omp_wait_policy_zen3.json). Read by libgomp when torch loads, so set before any import of
+# torch; a user's own OMP_WAIT_POLICY or GOMP_SPINCOUNT wins.
+if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
 
 app = typer.Typer(
     name="vsr",
@@ -415,11 +424,12 @@ def live(
         str | None, typer.Option("--model", "-m", help="Shipped model name, .safetensors path, or bicubic.")
     ] = None,
     fallback: Annotated[
-        str | None,
+        str,
         typer.Option(
-            help="Model (or bicubic) that takes over while --model drops frames; default: drop frames."
+            help="Models or bicubic, comma-separated, each serving a source while the one before drops "
+            "frames; none: drop frames (auto: rt-x4,bicubic)."
         ),
-    ] = None,
+    ] = "auto",
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     dtype: Annotated[str, typer.Option(help="auto, float32, bfloat16 or float16.")] = "auto",
     backend: Backend = "eager",
@@ -667,7 +677,7 @@ def train_(ctx: typer.Context) -> None:
 @app.command()
 def models() -> None:
     """List the shipped models with their scale and validation metrics."""
-    from vsr.models.zoo import DEFAULT_FOR_SCALE, shipped_models
+    from vsr.models.zoo import DEFAULT_FOR_SCALE, USES, shipped_models
 
     rows = []
     for m in shipped_models():
@@ -680,6 +690,7 @@ def models() -> None:
             f"{m.info.get('stage', '?'):<5} {m.info.get('degradation', '?'):<4} "
             f"iters {m.info.get('iterations', '?'):<6} val PSNR-Y {quality}"
         )
+        rows.append(f"{'':<22} use: {USES.get(m.name, '-')}")
     rows.append(f"{'bicubic':<22} any  built-in baseline (no model)")
     typer.echo("\n".join(rows))
 
