@@ -5,7 +5,11 @@ capture-to-output latency. Each model runs in its own `vsr live` process, bicubi
     python benchmarks/bench_live.py --seconds 30 --json benchmarks/results/live_cpu.json
 
 `--models quality-untrained` runs the quality preset (64 ch x 10 blocks, untrained: same cost as
-trained) to show the drop policy when the model is several times slower than the source.
+trained) to show the drop policy when the model is several times slower than the source. A model
+may carry `vsr live` options after a colon, e.g. the fallback (issue 14) against none:
+
+    python benchmarks/bench_live.py --seconds 60 --models fast-x4 "fast-x4:--fallback none" \
+        "rt-x4:--fallback none" bicubic --json benchmarks/results/live_fallback_zen3.json
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from vsr.models.generator import PRESETS, FrameRecurrentGenerator
 def run(model: str, seconds: float, extra: list[str], workdir: Path) -> dict:
     port = free_udp_port()
     sender = udp_sender(port)
+    workdir.mkdir()
     stats = workdir / f"{Path(model).stem}.json"
     command = [
         "vsr", "live", f"udp://127.0.0.1:{port}", "-m", model, "-o", str(workdir / f"{Path(model).stem}.mkv"),
@@ -38,8 +43,12 @@ def run(model: str, seconds: float, extra: list[str], workdir: Path) -> dict:
     finally:
         sender.terminate()
         sender.wait()
-    source = json.loads(stats.read_text())["sources"][0]
-    return {"command": " ".join(command[:3] + ["..."] + command[4:]), **source}
+    snapshot = json.loads(stats.read_text())
+    return {
+        "command": " ".join(command[:3] + ["..."] + command[4:]),
+        "fallback": snapshot.get("fallback"),
+        **snapshot["sources"][0],
+    }
 
 
 def main() -> None:
@@ -50,17 +59,18 @@ def main() -> None:
     args = parser.parse_args()
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for model in args.models:
+        for i, label in enumerate(args.models):
+            model, _, options = label.partition(":")
             weights = model
             if model == "quality-untrained":
                 weights = str(Path(tmp) / "quality-untrained.safetensors")
                 save_generator(FrameRecurrentGenerator.from_args(PRESETS["quality"]), weights)
-            results[model] = run(weights, args.seconds, [], Path(tmp))
-            r = results[model]
+            results[label] = run(weights, args.seconds, options.split(), Path(tmp) / str(i))
+            r = results[label]
             lat = r["latency_ms"]
             print(
-                f"{model}: in {r['fps_in']:.1f} fps, out {r['fps_out']:.1f} fps, dropped {r['frames_dropped']}"
-                f"/{r['frames_in']}, latency p50 {lat['p50']:.0f} p95 {lat['p95']:.0f} max {lat['max']:.0f} ms",
+                f"{label}: in {r['fps_in']:.1f} fps, out {r['fps_out']:.1f} fps, dropped {r['frames_dropped']}"
+                f"/{r['frames_in']}, fallback {r['fallback_frames']}, latency p50 {lat['p50']:.0f} p95 {lat['p95']:.0f} max {lat['max']:.0f} ms",
                 flush=True,
             )
     report = {

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from tests.clips import make_clip, probe
 from tests.peers import default_sigint
 from vsr.cli import app
+from vsr.models.zoo import shipped_models
 
 
 def _audio_only(path: Path) -> Path:
@@ -165,6 +166,10 @@ def test_models_lists_shipped() -> None:
     result = CliRunner().invoke(app, ["models"])
     assert result.exit_code == 0
     assert "fast-x4 (default)" in result.stdout and "x4" in result.stdout
+    lines = result.stdout.splitlines()
+    for m in shipped_models():  # every model says in one line what it is for
+        row = next(i for i, line in enumerate(lines) if line.startswith(m.name))
+        assert lines[row + 1].split()[:1] == ["use:"] and lines[row + 1].strip() != "use: -", m.name
 
 
 @pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])

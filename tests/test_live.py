@@ -7,6 +7,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -31,7 +32,8 @@ from vsr.io.live_outputs import describe_output
 from vsr.io.sources import parse_source
 from vsr.models.checkpoint import save_generator
 from vsr.models.generator import PRESETS, FrameRecurrentGenerator, GeneratorArgs
-from vsr.pipeline.live import Captured, Mailbox, _assign_outputs
+from vsr.models.zoo import live_fallback, shipped_models
+from vsr.pipeline.live import Captured, LiveConfig, LiveSession, Mailbox, _assign_outputs
 
 W, H = 160, 96  # source size; outputs are 640x384
 
@@ -148,7 +150,7 @@ def test_slow_model_drops_stale_frames_and_latency_stays_bounded(tmp_path: Path,
     need_ffmpeg()
     out, stats = tmp_path / "out.mkv", tmp_path / "stats.json"
     proc = _live(
-        str(clip), "--realtime", "-m", str(_slow_model(tmp_path)), "-o", str(out),
+        str(clip), "--realtime", "-m", str(_slow_model(tmp_path)), "--fallback", "none", "-o", str(out),
         "--duration", "5", "--stats-json", str(stats),
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
@@ -171,9 +173,94 @@ def test_fallback_takes_over_while_the_model_drops_frames(tmp_path: Path, clip: 
         "--duration", "8", "--stats-json", str(stats),
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
+    assert json.loads(stats.read_text())["fallback"] == ["bicubic"]
     s = _stats(stats)
-    assert s["fallback_switches"] >= 1 and s["fallback_frames"] > 0
-    assert "takes over" in proc.stderr
+    assert s["fallback_switches"] >= 1 and s["fallback_frames"] == s["fallback_served"][0] > 0
+    assert "bicubic takes over for 3 s" in proc.stderr
+    share = round(100 * s["fallback_frames"] / s["frames_upscaled"])
+    assert f"by bicubic {share}%" in proc.stderr.splitlines()[-1]
+
+
+class _Clock:
+    """Drives a session's level choice on a simulated clock: a 25 fps source whose frames the
+    serving level takes every 40 ms, dropping every other one while `dropping`."""
+
+    def __init__(self, session: LiveSession) -> None:
+        self.session, self.run, self.stats = session, session.runs[0], session.stats.sources[0]
+        self.now = 0.0
+        self.levels: list[int] = []  # the level of every frame
+
+    def advance(self, seconds: float, dropping: bool | Callable[[int], bool]) -> None:
+        for _ in range(round(seconds * 25)):
+            self.now += 0.04
+            self.stats.frames_in += 1
+            drops = dropping(self.run.level) if callable(dropping) else dropping
+            self.stats.frames_dropped += drops and self.stats.frames_in % 2 == 0
+            self.levels.append(self.session._level(self.run, self.now))
+
+
+def _session(tmp_path: Path, clip: Path, fallback: str) -> LiveSession:
+    cfg = LiveConfig(sources=(str(clip),), model="bicubic", fallback=fallback, stats_json=tmp_path / "s.json")
+    return LiveSession(cfg)
+
+
+def test_each_failed_retry_doubles_the_fallback_hold(tmp_path: Path, clip: Path) -> None:
+    """Holds of 3, 6, 12, ... 60 s while each retry of the model falls behind at once; a retry that
+    keeps up for 10 s starts over at 3 s."""
+    clock = _Clock(_session(tmp_path, clip, "bicubic"))
+    run, holds = clock.run, []
+    for _ in range(7):  # the model falls behind; the fallback holds; the model retries ...
+        clock.advance(1.5, dropping=True)
+        assert run.level == 1
+        holds.append(run.holds[1])
+        clock.advance(run.hold_until - clock.now + 0.1, dropping=False)  # the hold runs out
+        assert run.level == 0 and run.resets[0]  # the model again, from a fresh state
+    assert holds == [3, 6, 12, 24, 48, 60, 60]
+    clock.advance(11, dropping=False)  # this retry keeps up
+    clock.advance(1.5, dropping=True)
+    assert run.holds[1] == 3 and clock.stats.fallback_switches == 8
+
+
+def test_a_fallback_that_drops_frames_hands_on_down_the_chain(tmp_path: Path, clip: Path) -> None:
+    """Model and first fallback too slow, the last one fast: the chain settles on the last, tries
+    the first again after each hold, and reaches the model only after the first kept up."""
+    clock = _Clock(_session(tmp_path, clip, "bicubic,bicubic"))
+    run = clock.run
+    clock.advance(20, dropping=lambda level: level < 2)
+    assert run.level == 2 and clock.stats.fallback_switches >= 4
+    assert set(clock.levels[-100:]) <= {1, 2} and 0 not in clock.levels[50:]  # the model waits
+    assert run.holds[2] > 3  # level 1's retries failed: level 2 holds longer each time
+    # Now level 1 keeps up: after level 2's hold it serves for its own hold, then the model tries.
+    clock.advance(run.hold_until - clock.now + 0.1, dropping=lambda level: level == 0)
+    assert run.level == 1
+    clock.advance(run.hold_until - clock.now + 0.1, dropping=lambda level: level == 0)
+    assert run.level == 0
+    clock.advance(1.5, dropping=lambda level: level == 0)
+    assert run.level == 1
+
+
+def test_default_fallback_is_the_real_time_model_then_bicubic(tmp_path: Path, clip: Path) -> None:
+    """Without --fallback, a model that cannot keep up is relieved by the shipped real-time model."""
+    stats = tmp_path / "stats.json"
+    proc = _live(
+        str(clip), "--realtime", "-m", str(_slow_model(tmp_path)), "--duration", "6", "--stats-json", str(stats)
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(stats.read_text())["fallback"] == ["rt-x4", "bicubic"]
+    s = _stats(stats)
+    _check_counts(s)
+    assert s["fallback_served"][0] > 0
+    assert " by rt-x4 " in proc.stderr.splitlines()[-1]
+
+
+def test_fallback_choice() -> None:
+    assert "rt-x4" in {m.name for m in shipped_models()}
+    assert live_fallback("auto", "fast-x4", 4) == ["rt-x4", "bicubic"]
+    assert live_fallback("auto", "rt-x4", 4) == ["bicubic"]  # the model is the real-time one already
+    assert live_fallback("auto", "bicubic", 4) == []
+    assert live_fallback("auto", "fast-x2", 2) == ["bicubic"]  # no real-time x2 model ships
+    assert live_fallback("none", "fast-x4", 4) == []
+    assert live_fallback("gan-x4, bicubic", "fast-x4", 4) == ["gan-x4", "bicubic"]
 
 
 @pytest.mark.parametrize("scheme", ["udp", "rtmp", "rtsp"])

@@ -155,8 +155,8 @@ class Runner(_DeviceFrames):
         self.settings = settings
         self.device = settings.device
         self.io = DeviceIO(self.device)
-        # channels_last like the input: on CPU fp32 too, where the NCHW model ran 12.1 / 19.6 fps
-        # against 14.7 / 27.7 (fast-x4 / rt-x4 model stage, Zen 3 AVX2, medians of 4 rounds).
+        # channels_last like the input: on CPU fp32 too, where NCHW weights ran 13.0 / 23.5 fps
+        # against 16.9 / 30.4 (fast-x4 / rt-x4 model stage, Zen 3 AVX2; model_speed_ab_rt_zen3.json).
         self.model = model.to(self.device).eval().to(memory_format=torch.channels_last)
         self.scale = model.scale
         self.pad_multiple = model.pad_multiple

@@ -12,6 +12,15 @@ from vsr.models.generator import FrameRecurrentGenerator, GeneratorArgs
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 DEFAULT_FOR_SCALE = {4: "fast-x4", 2: "fast-x2"}
+REALTIME_FOR_SCALE = {4: "rt-x4"}  # what `vsr live` falls back to when the model cannot keep up
+# What each shipped model is for, one line each (`vsr models`).
+USES = {
+    "fast-x4": "clean sources, files and live streams",
+    "fast-x2": "x2 of clean sources",
+    "rt-x4": "live streams on CPUs too slow for fast-x4 (vsr live's automatic fallback)",
+    "gan-x4": "comparison only: a GAN fine-tune of fast-x4, not yet sharper than it",
+    "real-x4": "camera, streamed and compressed sources (noise, blur, codec artefacts)",
+}
 BICUBIC = "bicubic"  # the built-in baseline: no model, bicubic interpolation
 PICKLE_SUFFIXES = {".pt", ".pth", ".ckpt", ".pkl", ".bin"}
 
@@ -54,6 +63,23 @@ def resolve_weights(model: str | None, scale: int, trust_pickle: bool = False) -
     raise ModelError(
         f"--model {model!r} is neither a shipped model ({', '.join(names) or 'none'}) nor a weights file"
     )
+
+
+def live_fallback(choice: str, model: str, scale: int) -> list[str]:
+    """What serves a live source while `model` drops frames, in order (each takes over while the
+    one before it drops frames): `choice` is comma-separated models or "bicubic", "none", or
+    "auto": the shipped real-time model of this scale (unless that is the model already), then
+    bicubic; nothing when the model is bicubic."""
+    if choice == "none":
+        return []
+    if choice != "auto":
+        return [name.strip() for name in choice.split(",") if name.strip()]
+    if model == BICUBIC:
+        return []
+    realtime = REALTIME_FOR_SCALE.get(scale)
+    if realtime and realtime != model and (WEIGHTS_DIR / f"{realtime}.safetensors").is_file():
+        return [realtime, BICUBIC]
+    return [BICUBIC]
 
 
 def _load_pickle(path: Path) -> tuple[FrameRecurrentGenerator, dict[str, Any]]:

@@ -4,8 +4,10 @@ Threads: one capture thread per source, the upscaler in the calling thread, one 
 per source. Between capture and upscaler sits a one-frame mailbox: a frame the upscaler has not
 taken when the next one arrives is stale and is dropped (counted), so latency never grows with a
 backlog. Between upscaler and outputs sits a short queue that drops its oldest frame when full.
-With --fallback, a source whose frames are being dropped is served by a faster model (or bicubic)
-for a few seconds, then the main model tries again with a fresh state.
+A source whose frames are being dropped is served by the next, cheaper level of the --fallback
+chain (by default the shipped real-time model, then bicubic) for a while, then the level above
+tries again with a fresh state; each retry that falls behind again doubles the wait, so a model
+that cannot keep up on this machine costs a second of drops a minute, not one every few seconds.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from vsr.io.live_outputs import (
     describe_output,
 )
 from vsr.io.sources import KEY_FRAME_WAIT, Source, decoded_frames, open_source, parse_source
+from vsr.models.zoo import live_fallback
 from vsr.pipeline.live_stats import LiveStats, write_json
 
 log = logging.getLogger(__name__)
@@ -47,8 +50,9 @@ OUTPUT_QUEUE = 4  # frames between the upscaler and a source's outputs
 GAP_RESET_S = 1.0  # a pause this long between frames starts a new sequence (state reset)
 BACKOFF_S = (0.5, 8.0)  # first and longest wait between reconnection attempts
 FALLBACK_WINDOW_S = 2.0  # drops are judged over this window
-FALLBACK_DROP_RATIO = 0.1  # more dropped than this in the window -> fallback
-FALLBACK_HOLD_S = 3.0  # how long the fallback serves before the model tries again
+FALLBACK_DROP_RATIO = 0.1  # more dropped than this in the window -> the next level
+FALLBACK_HOLD_S = (3.0, 60.0)  # how long a level serves before the one above tries again: first, longest
+FALLBACK_RETRY_S = 10.0  # a level falling behind this soon after its retry doubles the next hold
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,9 @@ class LiveConfig:
     device: str = "auto"
     dtype: str = "auto"
     backend: str = "eager"
-    fallback: str | None = None  # a shipped model, weights path or "bicubic"
+    fallback: str = (
+        "auto"  # models, weights paths or "bicubic", comma-separated; "none"; "auto" (zoo.live_fallback)
+    )
     rtsp_transport: str = "tcp"
     realtime: bool = False
     reconnect: bool | None = None  # None: on for network sources and webcams
@@ -134,7 +140,7 @@ class _Result:
 class _SourceRun:
     """Everything about one source: its connection, mailbox, outputs and states."""
 
-    def __init__(self, index: int, source: Source, ready: threading.Event) -> None:
+    def __init__(self, index: int, source: Source, ready: threading.Event, levels: int = 1) -> None:
         self.index = index
         self.source = source
         self.mailbox = Mailbox(drop=source.realtime, ready=ready)
@@ -148,10 +154,12 @@ class _SourceRun:
         self.outputs: list[EncodedOutput] = []
         self.preview: PreviewOutput | None = None
         self.queue: queue.Queue[_Result | None] = queue.Queue(OUTPUT_QUEUE)
-        self.state = StreamState()
-        self.fallback_state = StreamState()
-        self.fallback_until = 0.0
-        self.reset_main = False
+        self.level = 0  # who serves: 0 the model, 1.. the fallback chain
+        self.states = [StreamState() for _ in range(levels)]
+        self.resets = [False] * levels  # a level taking over again starts from a fresh state
+        self.hold_until = 0.0  # while level > 0: when the level above tries again
+        self.holds = [FALLBACK_HOLD_S[0]] * levels  # the hold of each level (backs off)
+        self.retried_at: list[float | None] = [None] * levels  # when each level last took over again
         self.done = False  # reached --max-frames
         self.drop_history: deque[tuple[float, int, int]] = deque()
 
@@ -201,10 +209,11 @@ class LiveSession:
                 if kind == "file":
                     check_file_output(dest, cfg.overwrite)
         options = {"backend": cfg.backend, "device": cfg.device, "dtype": cfg.dtype}
-        self.runner, _ = build_runner(cfg.model, cfg.scale, **options)
-        self.fallback = build_runner(cfg.fallback, cfg.scale, **options)[0] if cfg.fallback else None
-        self.runs = [_SourceRun(i, s, self.ready) for i, s in enumerate(sources)]
-        self.stats = LiveStats([s.text for s in sources])
+        self.runner, model_name = build_runner(cfg.model, cfg.scale, **options)
+        self.level_names = [model_name, *live_fallback(cfg.fallback, model_name, cfg.scale)]
+        self.levels = [self.runner] + [build_runner(n, cfg.scale, **options)[0] for n in self.level_names[1:]]
+        self.runs = [_SourceRun(i, s, self.ready, len(self.levels)) for i, s in enumerate(sources)]
+        self.stats = LiveStats([s.text for s in sources], model=model_name, fallback=self.level_names[1:])
         self.t0 = time.monotonic()
         self._threads: list[threading.Thread] = []
 
@@ -383,59 +392,70 @@ class LiveSession:
 
     # -- upscaling -----------------------------------------------------------------------------
 
-    def _use_fallback(self, run: _SourceRun, now: float) -> bool:
-        if self.fallback is None:
-            return False
+    def _level(self, run: _SourceRun, now: float) -> int:
+        """Who serves `run`'s next frame: 0 the model, 1.. the fallback chain."""
+        if len(self.levels) == 1:
+            return 0
         stats = self.stats.sources[run.index]
         history = run.drop_history
         history.append((now, stats.frames_in, stats.frames_dropped))
-        while history and now - history[0][0] > FALLBACK_WINDOW_S:
+        # The baseline is the newest entry at least a window old: with a model slower than the
+        # window per frame, that is the previous frame's (never the current one's own entry).
+        while len(history) > 1 and now - history[1][0] >= FALLBACK_WINDOW_S:
             history.popleft()
-        if now < run.fallback_until:
-            return True
-        if run.fallback_until:  # the hold is over: the model tries again from a fresh state
-            run.fallback_until, run.reset_main = 0.0, True
-            history.clear()
-            return False
         t, frames_in, dropped = history[0]
         window_in, window_dropped = stats.frames_in - frames_in, stats.frames_dropped - dropped
-        if (
+        behind = (
             now - t >= FALLBACK_WINDOW_S / 2
             and window_in >= 5
             and window_dropped > FALLBACK_DROP_RATIO * window_in
-        ):
-            run.fallback_until = now + FALLBACK_HOLD_S
+        )
+        level = run.level
+        if behind and level + 1 < len(self.levels):  # this level cannot keep up: the next one serves
+            up = run.retried_at[level]
+            first, longest = FALLBACK_HOLD_S
+            new = level + 1
+            run.holds[new] = (
+                min(2 * run.holds[new], longest) if up is not None and now - up < FALLBACK_RETRY_S else first
+            )
+            run.level, run.hold_until, run.resets[new] = new, now + run.holds[new], True
+            history.clear()
             with self.stats.lock:
                 stats.fallback_switches += 1
             log.warning(
-                "source %s: the model drops %d of %d frames; %s takes over for %.0f s",
+                "source %s: %s drops %d of %d frames; %s takes over for %.0f s",
                 run.source.text,
+                self.level_names[level],
                 window_dropped,
                 window_in,
-                self.cfg.fallback,
-                FALLBACK_HOLD_S,
+                self.level_names[new],
+                run.holds[new],
             )
-            return True
-        return False
+        elif level and now >= run.hold_until:  # the hold is over: the level above tries again
+            run.level = up = level - 1
+            run.resets[up], run.retried_at[up] = True, now
+            run.hold_until = now + run.holds[up] if up else 0.0
+            history.clear()
+        return run.level
 
     def _upscale(self, taken: list[tuple[_SourceRun, Captured]]) -> None:
         now = time.monotonic()
-        groups: dict[tuple[bool, tuple[int, int]], list[tuple[_SourceRun, Captured]]] = {}
+        groups: dict[tuple[int, tuple[int, int]], list[tuple[_SourceRun, Captured]]] = {}
         for run, item in taken:
-            groups.setdefault((self._use_fallback(run, now), item.image.shape[:2]), []).append((run, item))
-        for (fallback, _), members in groups.items():
-            runner = self.fallback if fallback else self.runner
+            groups.setdefault((self._level(run, now), item.image.shape[:2]), []).append((run, item))
+        for (level, _), members in groups.items():
             frames = torch.from_numpy(np.stack([item.image for _, item in members]))
-            states = [run.fallback_state if fallback else run.state for run, _ in members]
-            resets = [item.reset or (not fallback and run.reset_main) for run, item in members]
-            out = runner.step_streams(frames, states, resets).numpy()
+            states = [run.states[level] for run, _ in members]
+            resets = [item.reset or run.resets[level] for run, item in members]
+            out = self.levels[level].step_streams(frames, states, resets).numpy()
             for i, (run, item) in enumerate(members):
-                if not fallback:
-                    run.reset_main = False
+                run.resets[level] = False
                 stats = self.stats.sources[run.index]
                 with self.stats.lock:
                     stats.frames_upscaled += 1
-                    stats.fallback_frames += fallback
+                    stats.fallback_frames += level > 0
+                    if level:
+                        stats.served[level - 1] += 1
                     run.done = (
                         self.cfg.max_frames is not None and stats.frames_upscaled >= self.cfg.max_frames
                     )

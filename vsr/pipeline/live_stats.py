@@ -25,6 +25,7 @@ class SourceStats:
     frames_out: int = 0  # written to every output
     frames_dropped_output: int = 0  # outputs slower than the upscaler
     fallback_frames: int = 0
+    served: list[int] = field(default_factory=list)  # frames served by each level of the fallback chain
     fallback_switches: int = 0
     reconnects: int = 0
     latency_max_ms: float = 0.0
@@ -45,6 +46,7 @@ class SourceStats:
             "frames_dropped_output": self.frames_dropped_output,
             "frames_upscaled": self.frames_upscaled,
             "fallback_frames": self.fallback_frames,
+            "fallback_served": self.served,
             "fallback_switches": self.fallback_switches,
             "reconnects": self.reconnects,
             "fps_in": self.frames_in / elapsed if elapsed > 0 else 0.0,
@@ -56,9 +58,11 @@ class SourceStats:
 class LiveStats:
     """Shared by the capture, upscale and output threads; every update holds one lock."""
 
-    def __init__(self, sources: list[str]) -> None:
+    def __init__(self, sources: list[str], model: str = "", fallback: list[str] | None = None) -> None:
+        self.model = model
+        self.fallback = fallback or []  # what serves a source while the model drops frames, in order
         self.lock = threading.Lock()
-        self.sources = [SourceStats(s) for s in sources]
+        self.sources = [SourceStats(s, served=[0] * len(self.fallback)) for s in sources]
         self.started = time.monotonic()
 
     def snapshot(self, **extra: Any) -> dict[str, Any]:
@@ -66,6 +70,8 @@ class LiveStats:
             elapsed = time.monotonic() - self.started
             return {
                 "seconds": round(elapsed, 3),
+                "model": self.model,
+                "fallback": self.fallback,
                 **extra,
                 "sources": [s.summary(elapsed) for s in self.sources],
             }
@@ -80,9 +86,18 @@ class LiveStats:
                 if lat["p50"] is not None
                 else "latency -"
             )
+            served = ""
+            if s["fallback_frames"] and s["frames_upscaled"]:
+                shares = [
+                    f"{name} {100 * n / s['frames_upscaled']:.0f}%"
+                    for name, n in zip(snapshot["fallback"], s["fallback_served"], strict=True)
+                    if n
+                ]
+                served = " by " + ", ".join(shares)
             parts.append(
                 f"{s['source']}: in {s['frames_in']} ({s['fps_in']:.1f} fps) out {s['frames_out']} "
-                f"({s['fps_out']:.1f} fps) dropped {s['frames_dropped']} {latency} reconnects {s['reconnects']}"
+                f"({s['fps_out']:.1f} fps{served}) dropped {s['frames_dropped']} {latency} "
+                f"reconnects {s['reconnects']}"
             )
         return f"{snapshot['seconds']:.0f}s " + " | ".join(parts)
 
