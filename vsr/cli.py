@@ -24,8 +24,9 @@ log = logging.getLogger("vsr")
 # PyTorch's OpenMP threads spin after every operator by default; on a 2-core machine they spun
 # for a quarter of all CPU time in `vsr live` (perf) while the encoder waited for a core. Asleep
 # instead: `vsr live` rt-x4 13.3 fps out against 12.2, `vsr upscale` of the sample 17.6 s against
-# 19.4 (Zen 3, medians of 3; benchmarks/results/omp_wait_policy_zen3.json). Read by libgomp when torch loads, so set before any import of
-# torch; a user's own OMP_WAIT_POLICY or GOMP_SPINCOUNT wins.
+# 19.4 (Zen 3, medians of 3; benchmarks/results/omp_wait_policy_zen3.json). libgomp reads it when
+# torch loads, so it is set before any import of torch; a user's OMP_WAIT_POLICY or
+# GOMP_SPINCOUNT wins.
 if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
     os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
 

@@ -65,9 +65,8 @@ class LiveConfig:
     device: str = "auto"
     dtype: str = "auto"
     backend: str = "eager"
-    fallback: str = (
-        "auto"  # models, weights paths or "bicubic", comma-separated; "none"; "auto" (zoo.live_fallback)
-    )
+    # models, weights paths or "bicubic", comma-separated; "none"; "auto" (zoo.live_fallback)
+    fallback: str = "auto"
     rtsp_transport: str = "tcp"
     realtime: bool = False
     reconnect: bool | None = None  # None: on for network sources and webcams
