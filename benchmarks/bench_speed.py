@@ -42,7 +42,8 @@ def model_stage_fps(
 ) -> float:
     """`nchw`: the model's weights in NCHW instead of the Runner's channels_last (the comparison)."""
     runner = Runner(model, RunnerSettings(device=torch.device("cpu"), dtype=dtype))
-    runner.model.to(memory_format=torch.contiguous_format if nchw else torch.channels_last)
+    if nchw:
+        runner.model.to(memory_format=torch.contiguous_format)
     batches = [
         FrameBatch(frames[i : i + batch], tuple(range(i, i + len(frames[i : i + batch]))), Fraction(1, 25))
         for i in range(0, len(frames), batch)

@@ -208,9 +208,9 @@ class LiveSession:
                 if kind == "file":
                     check_file_output(dest, cfg.overwrite)
         options = {"backend": cfg.backend, "device": cfg.device, "dtype": cfg.dtype}
-        self.runner, model_name = build_runner(cfg.model, cfg.scale, **options)
+        runner, model_name = build_runner(cfg.model, cfg.scale, **options)
         self.level_names = [model_name, *live_fallback(cfg.fallback, model_name, cfg.scale)]
-        self.levels = [self.runner] + [build_runner(n, cfg.scale, **options)[0] for n in self.level_names[1:]]
+        self.levels = [runner] + [build_runner(n, cfg.scale, **options)[0] for n in self.level_names[1:]]
         self.runs = [_SourceRun(i, s, self.ready, len(self.levels)) for i, s in enumerate(sources)]
         self.stats = LiveStats([s.text for s in sources], model=model_name, fallback=self.level_names[1:])
         self.t0 = time.monotonic()
@@ -452,7 +452,6 @@ class LiveSession:
                 stats = self.stats.sources[run.index]
                 with self.stats.lock:
                     stats.frames_upscaled += 1
-                    stats.fallback_frames += level > 0
                     if level:
                         stats.served[level - 1] += 1
                     run.done = (

@@ -24,7 +24,6 @@ class SourceStats:
     frames_upscaled: int = 0
     frames_out: int = 0  # written to every output
     frames_dropped_output: int = 0  # outputs slower than the upscaler
-    fallback_frames: int = 0
     served: list[int] = field(default_factory=list)  # frames served by each level of the fallback chain
     fallback_switches: int = 0
     reconnects: int = 0
@@ -45,7 +44,7 @@ class SourceStats:
             "frames_dropped": self.frames_dropped,
             "frames_dropped_output": self.frames_dropped_output,
             "frames_upscaled": self.frames_upscaled,
-            "fallback_frames": self.fallback_frames,
+            "fallback_frames": sum(self.served),
             "fallback_served": self.served,
             "fallback_switches": self.fallback_switches,
             "reconnects": self.reconnects,
