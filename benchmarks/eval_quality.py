@@ -72,6 +72,7 @@ def main() -> None:
     parser.add_argument("--dtype", default="auto")
     parser.add_argument("--ssim-stride", type=int, default=2, help="SSIM on every Nth frame")
     parser.add_argument("--tof-stride", type=int, default=2, help="tOF on every Nth frame pair")
+    parser.add_argument("--erqa-stride", type=int, default=2, help="ERQA on every Nth frame (0: none)")
     parser.add_argument(
         "--also",
         action="append",
@@ -128,7 +129,10 @@ def main() -> None:
                 else:
                     sr = upscale_model(runner, lr, per_frame=method == "model-per-frame")
                 scorer = SequenceScorer(
-                    border=scale, ssim_stride=args.ssim_stride, tof_stride=args.tof_stride
+                    border=scale,
+                    ssim_stride=args.ssim_stride,
+                    tof_stride=args.tof_stride,
+                    erqa_stride=args.erqa_stride,
                 )
                 row[method] = scorer.add_sequence(sr, hr).summary()
             results.setdefault(setting, {})[clip.stem] = row
@@ -138,7 +142,7 @@ def main() -> None:
         setting: {
             method: {
                 k: float(np.mean([c[method][k] for c in clips.values()]))
-                for k in ("psnr_y", "ssim_y", "tof", "flicker")
+                for k in ("psnr_y", "ssim_y", "tof", "flicker", "detail", "erqa")
             }
             for method in methods
         }
@@ -155,16 +159,21 @@ def main() -> None:
         "metrics": (
             f"PSNR-Y/SSIM-Y: BT.601 luma 16-235, border {scale}, per-frame mean (SSIM every {args.ssim_stride} frames); "
             f"tOF: mean L1 of Farneback flow difference in px (every {args.tof_stride} pairs); "
-            "flicker: mean |temporal luma difference error| (16-235 scale)"
+            "flicker: mean |temporal luma difference error| (16-235 scale); "
+            "detail: output / GT Laplacian energy of the luma (1 = GT's detail); "
+            f"ERQA 1.1: F1 of Canny edges after global alignment (every {args.erqa_stride} frames)"
         ),
         "summary": summary,
         "clips": results,
     }
     for setting, rows in summary.items():
         print(f"\n{setting}: mean over {len(results[setting])} clips")
-        print(f"{'method':<24}{'PSNR-Y':>8}{'SSIM-Y':>8}{'tOF':>8}{'flicker':>9}")
+        print(f"{'method':<24}{'PSNR-Y':>8}{'SSIM-Y':>8}{'tOF':>8}{'flicker':>9}{'detail':>8}{'ERQA':>8}")
         for method, m in rows.items():
-            print(f"{method:<24}{m['psnr_y']:8.3f}{m['ssim_y']:8.4f}{m['tof']:8.3f}{m['flicker']:9.3f}")
+            print(
+                f"{method:<24}{m['psnr_y']:8.3f}{m['ssim_y']:8.4f}{m['tof']:8.3f}{m['flicker']:9.3f}"
+                f"{m['detail']:8.3f}{m['erqa']:8.4f}"
+            )
     if args.json:
         save_result(args.json, **report)
 

@@ -56,7 +56,8 @@ def test_identical_videos(tmp_path: Path) -> None:
     assert code == 0
     summary = json.loads((tmp_path / "r.json").read_text())["summary"]["output"]
     assert summary["psnr_y"] == math.inf and summary["tof"] == 0.0 and summary["ssim_y"] == pytest.approx(1.0)
-    assert "inf" in out
+    assert summary["detail"] == 1.0 and summary["erqa"] == 1.0
+    assert "inf" in out and "ERQA" in out
 
 
 def test_mismatches_are_errors(tmp_path: Path) -> None:
@@ -84,6 +85,8 @@ def test_model_mode_reports_both_and_writes_compare(tmp_path: Path) -> None:
     assert code == 0, err
     report = json.loads((tmp_path / "r.json").read_text())
     assert set(report["summary"]) == {"bicubic", "fast-x4"} and report["frames"] == 6
+    for method in report["summary"].values():
+        assert 0 < method["detail"] < 2 and 0 <= method["erqa"] <= 1
     assert len(report["per_frame"]["fast-x4"]["psnr_y"]) == 6
     assert (tmp_path / "c.png").stat().st_size > 0
     assert "bicubic" in out and "fast-x4" in out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -78,3 +79,58 @@ def test_ssim_matches_direct_2d_window() -> None:
     expected = (((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx**2 + my**2 + c1) * (vx + vy + c2))).mean()
     assert ssim_y(a, b) == pytest.approx(float(expected), abs=1e-9)
     assert ssim_y(a, b) < 0.5
+
+
+def _line_map(cols: list[int], rows: slice = slice(8, 24)) -> np.ndarray:
+    edges = np.zeros((32, 32), dtype=bool)
+    for c in cols:
+        edges[rows, c] = True
+    return edges
+
+
+def test_edge_f1_by_hand() -> None:
+    # ERQA's matching on hand-made edge maps: a reference edge 16 px long at column 10.
+    from vsr.metrics import edge_f1
+
+    ref = _line_map([10])
+    assert edge_f1(_line_map([10]), ref) == 1.0
+    assert edge_f1(_line_map([11]), ref) == 1.0  # one pixel off: still restored
+    assert edge_f1(_line_map([12]), ref) == 0.0  # two pixels off: missed (and a false edge)
+    # a doubled edge: each reference pixel matches one output pixel, so P = 1/2, R = 1, F1 = 2/3
+    assert edge_f1(_line_map([10, 11]), ref) == pytest.approx(2 / 3)
+    # half the edge restored: P = 1, R = 1/2
+    assert edge_f1(_line_map([10], rows=slice(8, 16)), ref) == pytest.approx(2 / 3)
+    assert edge_f1(_line_map([]), ref) == 0.0
+
+
+def _textured(h: int = 96, w: int = 128, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    coarse = torch.rand(1, 3, h // 8, w // 8, generator=g)
+    return torch.nn.functional.interpolate(coarse, size=(h, w), mode="nearest")[0]  # sharp blocks
+
+
+def test_erqa_identity_global_shift_and_blur() -> None:
+    from vsr.metrics import erqa, rgb_u8
+
+    ref = _textured()
+    assert erqa(rgb_u8(ref), rgb_u8(ref)) == 1.0
+    # the whole picture moved by 3 px: ERQA first aligns it (up to 3 px), so every edge is restored
+    moved = torch.roll(ref, shifts=(3, -3), dims=(-2, -1))
+    assert erqa(rgb_u8(moved), rgb_u8(ref)) > 0.95
+    assert erqa(rgb_u8(moved), rgb_u8(ref), radius=0) < 0.6  # without: only edges along the motion meet
+    # blurred: the edges are too weak for Canny's thresholds
+    blurred = torch.nn.functional.avg_pool2d(ref[None], 15, stride=1, padding=7, count_include_pad=False)[0]
+    assert erqa(rgb_u8(blurred), rgb_u8(ref)) < 0.3
+
+
+def test_detail_ratio() -> None:
+    from vsr.metrics import SequenceScorer
+
+    ref = _textured()[None].repeat(2, 1, 1, 1)
+    assert SequenceScorer().add_sequence(ref, ref).summary()["detail"] == 1.0
+    # half the contrast around mid-grey: the Laplacian halves, its energy quarters (up to rounding)
+    flat = 0.5 + 0.5 * (ref - 0.5)
+    summary = SequenceScorer(border=4).add_sequence(flat, ref).summary()
+    assert summary["detail"] == pytest.approx(0.25, abs=0.01)
+    assert summary["erqa"] < 1.0
+    assert math.isnan(SequenceScorer().add_sequence(ref, torch.full_like(ref, 0.5)).summary()["detail"])

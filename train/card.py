@@ -24,12 +24,18 @@ def training_hours(log_path: Path) -> float:
 
 
 def metrics_table(report: dict) -> str:
-    """A markdown table of report['summary'][setting][method] -> PSNR-Y, SSIM-Y, tOF, flicker."""
-    rows = ["| LR input | method | PSNR-Y (dB) | SSIM-Y | tOF | flicker |", "|---|---|---|---|---|---|"]
+    """A markdown table of report['summary'][setting][method] -> PSNR-Y, SSIM-Y, tOF, flicker, and
+    the detail ratio and ERQA where the report has them (reports before they existed do not)."""
+    rows = [
+        "| LR input | method | PSNR-Y (dB) | SSIM-Y | tOF | flicker | detail | ERQA |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for setting, methods in report["summary"].items():
         for method, m in methods.items():
+            detail, erqa = (f"{m[k]:.3f}" if k in m else "-" for k in ("detail", "erqa"))
             rows.append(
-                f"| {setting} | {method} | {m['psnr_y']:.3f} | {m['ssim_y']:.4f} | {m['tof']:.3f} | {m['flicker']:.3f} |"
+                f"| {setting} | {method} | {m['psnr_y']:.3f} | {m['ssim_y']:.4f} | {m['tof']:.3f} "
+                f"| {m['flicker']:.3f} | {detail} | {erqa} |"
             )
     return "\n".join(rows)
 

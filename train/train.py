@@ -215,8 +215,9 @@ def generator_step(
 def validate(
     model: FrameRecurrentGenerator, clips: list[tuple[str, torch.Tensor]], scale: int, samples: Path | None
 ) -> dict[str, Any]:
-    """PSNR-Y, tOF and flicker of the model, of the model with its state reset every frame (what
-    the recurrence adds) and of bicubic, on the first frames of each val clip."""
+    """PSNR-Y, tOF, flicker, detail ratio and ERQA of the model, PSNR-Y of the model with its state
+    reset every frame (what the recurrence adds), and the same of bicubic, on the first frames of
+    each val clip."""
     model.eval()
     per_clip = {}
     device = next(model.parameters()).device
@@ -225,16 +226,22 @@ def validate(
         out = model.forward_sequence(lr[None].to(device)).hr[0].clamp(0, 1).cpu()
         single = model.forward_sequence(lr[None].to(device), reset_every_frame=True).hr[0].clamp(0, 1).cpu()
         bic = F.interpolate(lr, scale_factor=scale, mode="bicubic", align_corners=False).clamp(0, 1)
-        ours = SequenceScorer(border=scale, ssim_stride=len(hr), tof_stride=4).add_sequence(out, hr).summary()
-        base = SequenceScorer(border=scale, ssim_stride=len(hr), tof_stride=4).add_sequence(bic, hr).summary()
-        reset = SequenceScorer(border=scale, ssim_stride=len(hr), tof_stride=len(hr)).add_sequence(single, hr)
+        strides = {"border": scale, "ssim_stride": len(hr), "tof_stride": 4, "erqa_stride": 4}
+        ours = SequenceScorer(**strides).add_sequence(out, hr).summary()
+        base = SequenceScorer(**strides).add_sequence(bic, hr).summary()
+        reset = SequenceScorer(border=scale, ssim_stride=len(hr), tof_stride=len(hr), erqa_stride=0)
+        reset.add_sequence(single, hr)
         per_clip[name] = {
             "psnr_y": ours["psnr_y"],
             "reset_psnr_y": reset.summary()["psnr_y"],
             "tof": ours["tof"],
             "flicker": ours["flicker"],
+            "detail": ours["detail"],
+            "erqa": ours["erqa"],
             "bicubic_psnr_y": base["psnr_y"],
             "bicubic_tof": base["tof"],
+            "bicubic_detail": base["detail"],
+            "bicubic_erqa": base["erqa"],
         }
         if samples is not None and index == 0:
             middle = len(hr) // 2
@@ -242,7 +249,7 @@ def validate(
                 samples, {"LR bicubic": bic[middle], "output": out[middle], "ground truth": hr[middle]}
             )
     model.train()
-    keys = ("psnr_y", "reset_psnr_y", "tof", "flicker", "bicubic_psnr_y", "bicubic_tof")
+    keys = tuple(next(iter(per_clip.values())))
     mean = {k: sum(v[k] for v in per_clip.values()) / len(per_clip) for k in keys}
     return {
         **{f"val_{k}": v for k, v in mean.items()},

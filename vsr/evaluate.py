@@ -75,10 +75,13 @@ class EvalReport:
         }
 
     def table(self) -> str:
-        lines = [f"{'':<12}{'PSNR-Y':>9}{'SSIM-Y':>9}{'tOF':>9}{'flicker':>9}"]
+        lines = [f"{'':<12}{'PSNR-Y':>9}{'SSIM-Y':>9}{'tOF':>9}{'flicker':>9}{'detail':>9}{'ERQA':>9}"]
         for name, scorer in self.methods.items():
             m = scorer.summary()
-            lines.append(f"{name:<12}{m['psnr_y']:9.3f}{m['ssim_y']:9.4f}{m['tof']:9.3f}{m['flicker']:9.3f}")
+            lines.append(
+                f"{name:<12}{m['psnr_y']:9.3f}{m['ssim_y']:9.4f}{m['tof']:9.3f}{m['flicker']:9.3f}"
+                f"{m['detail']:9.3f}{m['erqa']:9.4f}"
+            )
         return "\n".join(lines)
 
 
