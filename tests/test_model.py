@@ -237,3 +237,24 @@ def test_step_builds_no_tensor_from_python_data(kind: dict) -> None:
     with torch.no_grad(), OpRecorder() as recorder:
         model.step(lr, state)
     assert recorder.ops and LIFT_FRESH not in recorder.ops
+
+
+@pytest.mark.parametrize("channels,height", [(48, 36), (3, 30), (5, 14)])
+def test_row_split_warp_equals_one_grid_sample(channels: int, height: int) -> None:
+    """The CPU inference warp cuts the output rows into batch items (PyTorch's CPU grid_sample
+    uses one thread per item); the numbers must be the ones a single grid_sample gives."""
+    from vsr.models.layers import _split_rows, backward_warp
+
+    torch.manual_seed(0)
+    image = torch.rand(1, channels, height, 20).contiguous(memory_format=torch.channels_last)
+    flow = 3 * torch.randn(1, 2, height, 20)
+    expected = backward_warp(image, flow)  # grad enabled: the plain path
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with torch.inference_mode():
+            assert _split_rows(image, height)
+            split = backward_warp(image, flow)
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(split, expected)
