@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from train.discriminator import TemporalDiscriminator, discriminator_inputs
@@ -37,3 +38,51 @@ def test_feature_matching_zero_for_equal_features() -> None:
     feats = [torch.rand(2, 4, 8, 8), torch.rand(2, 8, 4, 4)]
     assert float(feature_matching(feats, feats)) == 0.0
     assert float(feature_matching([f + 1 for f in feats], feats)) == 1.0
+
+
+def test_unsharp_mask_sharpens_edges_and_leaves_flat_and_faint_detail() -> None:
+    from train.losses import unsharp_mask
+
+    flat = torch.full((1, 3, 32, 32), 0.5)
+    assert torch.equal(unsharp_mask(flat), flat)
+    faint = flat + 2 / 255 * torch.randn_like(flat)  # detail below the 10-level threshold
+    torch.testing.assert_close(unsharp_mask(faint), faint)
+    step = torch.full((1, 3, 32, 32), 0.3)
+    step[..., 16:] = 0.7
+    sharp = unsharp_mask(step)
+    row = sharp[0, 0, 16]
+    assert row[15] < 0.3 - 0.02 and row[16] > 0.7 + 0.02  # overshoot on both sides of the edge
+    assert torch.equal(sharp[..., :4], step[..., :4])  # far from the edge: untouched
+    assert sharp.min() >= 0 and sharp.max() <= 1
+    video = step[None].repeat(1, 2, 1, 1, 1)  # (b, t, 3, h, w) keeps its shape
+    assert unsharp_mask(video).shape == video.shape
+
+
+def test_frequency_loss() -> None:
+    from train.losses import frequency_loss
+
+    x = torch.rand(2, 3, 16, 16)
+    assert float(frequency_loss(x, x)) == 0.0
+    # Parseval with the orthonormal FFT: a constant offset d moves only the DC bin, by d * sqrt(h w)
+    offset = frequency_loss(x + 0.1, x)
+    bins = 16 * (16 // 2 + 1) * 2  # rfft2 bins x (real, imaginary)
+    assert float(offset) == pytest.approx(0.1 * 16 / bins, rel=1e-4)
+
+
+def test_artifact_map_marks_noisy_errors_the_ema_does_not_make() -> None:
+    from train.losses import artifact_loss, artifact_map
+
+    torch.manual_seed(0)
+    hr = torch.rand(1, 3, 32, 32)
+    noisy = hr.clone()
+    noisy[..., :16] += 0.2 * torch.randn_like(noisy[..., :16])  # artifacts in the left half
+    clean_ema = hr + 0.01  # the EMA: a small smooth error everywhere
+    weight = artifact_map(hr, noisy, clean_ema)
+    assert weight.shape == (1, 1, 32, 32)
+    assert float(weight[..., 4:28, 2:12].min()) > 0  # noisy texture, worse than the EMA
+    assert float(weight[..., 20:].abs().max()) == 0  # the current output is better than the EMA there
+    # the map carries no gradient; the loss does, through the output
+    out = noisy.clone().requires_grad_(True)
+    artifact_loss(hr, out, clean_ema).backward()
+    assert out.grad is not None and float(out.grad[..., :16].abs().sum()) > 0
+    assert float(out.grad[..., 20:].abs().sum()) == 0

@@ -95,6 +95,43 @@ def test_gan_stage_runs_resumes_exactly_and_exports(tmp_path: Path, data: tuple[
         assert torch.equal(value, a["ema"][key])
 
 
+def test_gan_recipe_terms_fade_in_and_resume_exactly(tmp_path: Path, data: tuple[Path, Path]) -> None:
+    """The terms that need no pretrained network (unsharp-masked target, spectrum L1, LDL against
+    the EMA generator) with the adversarial fade-in: logged, and resumed exactly."""
+    train(_config(tmp_path, data, "psnr", iters=2))
+    gan = dict(
+        stage="gan",
+        init_from=str(tmp_path / "psnr"),
+        frames=3,
+        d_balance=0.0,
+        usm=0.5,
+        freq_weight=0.1,
+        ldl_weight=1.0,
+        adv_warmup=4,
+    )
+    train(_config(tmp_path, data, "straight", iters=4, **gan))
+    train(_config(tmp_path, data, "split", iters=4, stop_at=2, **gan))
+    train(_config(tmp_path, data, "split", iters=4, resume=True, **gan))
+    a = torch.load(tmp_path / "straight" / "ckpt.pt", weights_only=True)
+    b = torch.load(tmp_path / "split" / "ckpt.pt", weights_only=True)
+    for part in ("model", "disc", "ema"):
+        for key, value in a[part].items():
+            assert torch.equal(value, b[part][key]), (part, key)
+    log = [json.loads(line) for line in (tmp_path / "split" / "log.jsonl").read_text().splitlines()]
+    steps = [e for e in log if "adv" in e]
+    assert all(e["freq"] > 0 and e["ldl"] >= 0 for e in steps)
+    # iteration 1 starts the fade at 0: the total is the pixel, flow, spectrum, LDL and ping-pong
+    # terms only (default weights: warp 0.5, ping-pong 0.5)
+    first = steps[0]
+    assert first["iter"] == 1
+    expected = (
+        first["pixel"] + 0.5 * first["warp"] + 0.1 * first["freq"] + first["ldl"] + 0.5 * first["pingpong"]
+    )
+    assert first["loss"] == pytest.approx(expected, abs=2e-6)
+    with pytest.raises(ValueError, match="EMA"):
+        _config(tmp_path, data, "x", ema=0.0, **gan)
+
+
 def test_validation_split_is_deterministic(tmp_path: Path) -> None:
     from train.data import split_clips
 

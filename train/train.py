@@ -8,7 +8,11 @@ Stage "gan" (TecoGAN), started from a PSNR model with --init-from: the same term
 - ping-pong: every window is run forward then backward and the two outputs of each frame must
   agree (--no-pingpong: the ablation);
 - feature matching on the discriminator's features (no pretrained VGG is available offline);
-- G/D balance: D skips its update while its loss is below --d-balance; EMA of G's weights.
+- G/D balance: D skips its update while its loss is below --d-balance; EMA of G's weights;
+- optional terms that need no pretrained network either: the pixel loss against unsharp-masked
+  ground truth (--usm AMOUNT, as Real-ESRGAN / RealBasicVSR do), an L1 loss on the 2-D spectra
+  (--freq-weight) and LDL's artifact-map loss against the EMA generator (--ldl-weight); the
+  adversarial and feature-matching terms fade in over --adv-warmup iterations.
 
 Checkpoints hold everything needed to resume exactly: weights (G, D, EMA), optimisers, schedulers,
 RNG state and iteration; the data windows are a pure function of (seed, index). fp32 on CPU, AMP
@@ -41,10 +45,13 @@ from train.discriminator import TemporalDiscriminator, discriminator_inputs
 from train.losses import (
     adversarial_d,
     adversarial_g,
+    artifact_loss,
     charbonnier,
     feature_matching,
+    frequency_loss,
     pingpong_loss,
     pingpong_sequence,
+    unsharp_mask,
     warping_loss,
 )
 from vsr.degradations import DEGRADATIONS, bicubic_downscale
@@ -96,6 +103,10 @@ class TrainConfig:
     d_channels: int = 32
     d_lr: float = 1e-4
     d_balance: float = 0.4  # D skips its step while its loss is below this
+    adv_warmup: int = 0  # adversarial + feature-matching weights ramp from 0 over this many iterations
+    usm: float = 0.0  # gan: pixel/frequency/LDL targets are unsharp-masked GT with this amount (0: plain)
+    freq_weight: float = 0.0  # gan: L1 between the output's and the target's 2-D spectra
+    ldl_weight: float = 0.0  # gan: LDL artifact-map loss against the EMA generator (needs --ema > 0)
     ema: float = 0.999  # decay of the generator EMA (0: off)
     # run
     seed: int = 0
@@ -128,6 +139,8 @@ class TrainConfig:
                 raise ValueError(f"{name} is a probability in [0, 1], got {getattr(self, name)}")
         if self.frames < (3 if self.stage == "gan" else 2):
             raise ValueError("frames must be at least 2 (3 for the gan stage: D sees triplets)")
+        if self.ldl_weight > 0 and self.ema <= 0:
+            raise ValueError("--ldl-weight compares with the EMA generator: it needs --ema > 0")
 
     def model_args(self) -> GeneratorArgs:
         args = {**asdict(PRESETS[self.preset]), "scale": self.scale}
@@ -171,15 +184,28 @@ def generator_step(
     lr: torch.Tensor,
     hr: torch.Tensor,
     cfg: TrainConfig,
+    ema: FrameRecurrentGenerator | None = None,
+    adv_scale: float = 1.0,
 ) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
-    """The generator's losses; for the gan stage also D's input batch [real; fake] (detached)."""
+    """The generator's losses; for the gan stage also D's input batch [real; fake] (detached).
+    `adv_scale` multiplies the adversarial and feature-matching weights (the fade-in)."""
     # lr (b, t, 3, h, w), hr (b, t, 3, sh, sw)
     t = lr.shape[1]
-    use_pp = cfg.stage == "gan" and cfg.pingpong
+    gan = cfg.stage == "gan"
+    use_pp = gan and cfg.pingpong
     lr_in, hr_in = (pingpong_sequence(lr), pingpong_sequence(hr)) if use_pp else (lr, hr)
+    target = unsharp_mask(hr_in, cfg.usm) if gan and cfg.usm > 0 else hr_in
     out = run_sequence(g, lr_in, cfg.reset_state)
-    terms = {"pixel": charbonnier(out.hr, hr_in)}
+    terms = {"pixel": charbonnier(out.hr, target)}
     loss = terms["pixel"]
+    if gan and cfg.freq_weight > 0:
+        terms["freq"] = frequency_loss(out.hr, target)
+        loss = loss + cfg.freq_weight * terms["freq"]
+    if gan and cfg.ldl_weight > 0 and ema is not None:
+        with torch.no_grad():
+            out_ema = ema.forward_sequence(lr_in, reset_every_frame=cfg.reset_state).hr
+        terms["ldl"] = artifact_loss(target, out.hr, out_ema)
+        loss = loss + cfg.ldl_weight * terms["ldl"]
     if out.flow is not None:
         terms["warp"] = warping_loss(lr_in, out.flow)
         loss = loss + cfg.warp_weight * terms["warp"]
@@ -207,7 +233,7 @@ def generator_step(
     n = real_in.shape[0]
     terms["adv"] = adversarial_g(logits[n:])
     terms["fm"] = feature_matching([f[n:] for f in feats], [f[:n] for f in feats])
-    terms["loss"] = loss + cfg.adv_weight * terms["adv"] + cfg.fm_weight * terms["fm"]
+    terms["loss"] = loss + adv_scale * (cfg.adv_weight * terms["adv"] + cfg.fm_weight * terms["fm"])
     return terms, torch.cat([real_in, fake_in.detach()])
 
 
@@ -410,7 +436,8 @@ def train(cfg: TrainConfig) -> None:
         for lr, hr in loader:
             lr, hr = lr.to(device, non_blocking=True), hr.to(device, non_blocking=True)
             with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
-                terms, d_input = generator_step(model, g, disc, lr, hr, cfg)
+                adv_scale = min(1.0, it / cfg.adv_warmup) if cfg.adv_warmup else 1.0
+                terms, d_input = generator_step(model, g, disc, lr, hr, cfg, ema, adv_scale)
             opt.zero_grad(set_to_none=True)
             scaler.scale(terms["loss"]).backward()
             scaler.unscale_(opt)
