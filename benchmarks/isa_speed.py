@@ -9,9 +9,13 @@ uses the native ISA in both):
 - what `--backend auto` measures there (vsr.engine.autotune.measure) and which runtime it picks;
 - `vsr upscale` of the sample with default settings, end to end, against
   `ffmpeg -i IN -vf scale=1280:720:flags=bicubic -c:v libx264 OUT` on the same input, alternating,
-  medians of `--repeats`.
+  medians of `--repeats`, with the CPU seconds each used (all threads); `--loop N` plays the
+  sample N times (a longer input: the fixed start-up cost counts less), `--variant NAME=OPTIONS`
+  adds more `vsr upscale` option sets to the same alternation (e.g. `rt-x4="-m rt-x4"`).
 
     python benchmarks/isa_speed.py --json benchmarks/results/isa_speed_zen3.json
+    python benchmarks/isa_speed.py --backends eager:float32 --loop 4 --variant "rt-x4=-m rt-x4" \
+        --variant "veryfast=--preset veryfast" --json benchmarks/results/isa_speed_zen3_loop4.json
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
+import shlex
 import statistics
 import subprocess
 import sys
@@ -66,55 +72,87 @@ def autotune_measurement() -> dict[str, object]:
     }
 
 
-def timed(cmd: list[str], env: dict[str, str]) -> float:
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system, every thread) of one command."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     run = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - start
     if run.returncode:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{run.stderr}")
-    return time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def end_to_end(env: dict[str, str], repeats: int, extra: list[str]) -> dict[str, object]:
+def looped_input(tmp: Path, loop: int) -> Path:
+    """The sample played `loop` times in one file (stream copy, timestamps continued)."""
+    if loop <= 1:
+        return SAMPLE
+    out = tmp / f"sample_x{loop}.mp4"
+    cmd = [
+        "ffmpeg",
+        "-v",
+        "error",
+        "-y",
+        "-stream_loop",
+        str(loop - 1),
+        "-i",
+        str(SAMPLE),
+        "-c",
+        "copy",
+        str(out),
+    ]
+    subprocess.run(cmd, check=True)
+    return out
+
+
+def end_to_end(
+    env: dict[str, str], repeats: int, extra: list[str], loop: int, variants: dict[str, list[str]]
+) -> dict[str, object]:
     import av
 
-    with av.open(str(SAMPLE)) as c:
-        frames = sum(1 for _ in c.decode(video=0))
     with tempfile.TemporaryDirectory() as tmp:
+        source = looped_input(Path(tmp), loop)
+        with av.open(str(source)) as c:
+            frames = sum(1 for _ in c.decode(video=0))
         out_vsr, out_ff = Path(tmp) / "vsr.mp4", Path(tmp) / "ff.mp4"
-        vsr_cmd = [
-            sys.executable,
-            "-m",
-            "vsr",
-            "upscale",
-            str(SAMPLE),
-            str(out_vsr),
-            "-y",
-            "--no-progress",
-            *extra,
-        ]
-        ff_cmd = ["ffmpeg", "-v", "error", "-y", "-i", str(SAMPLE), "-vf", "scale=1280:720:flags=bicubic",
+        vsr_cmd = [sys.executable, "-m", "vsr", "upscale", str(source), str(out_vsr), "-y", "--no-progress"]
+        ff_cmd = ["ffmpeg", "-v", "error", "-y", "-i", str(source), "-vf", "scale=1280:720:flags=bicubic",
                   "-c:v", "libx264", str(out_ff)]  # fmt: skip
-        startup_cmd = [sys.executable, "-c", "import vsr.cli, vsr.pipeline.offline"]
-        ours, theirs, baseline, startup = [], [], [], []
+        commands = {
+            "vsr": [*vsr_cmd, *extra],
+            "ffmpeg_bicubic": ff_cmd,
+            "vsr_bicubic": [*vsr_cmd, *extra, "-m", "bicubic"],
+            **{f"vsr_{name}": [*vsr_cmd, *options] for name, options in variants.items()},
+            "python_import": [sys.executable, "-c", "import vsr.cli, vsr.pipeline.offline"],
+        }
+        walls: dict[str, list[float]] = {name: [] for name in commands}
+        cpus: dict[str, list[float]] = {name: [] for name in commands}
         for _ in range(repeats):
-            ours.append(timed(vsr_cmd, env))
-            theirs.append(timed(ff_cmd, env))
-            baseline.append(timed([*vsr_cmd, "-m", "bicubic"], env))
-            startup.append(timed(startup_cmd, env))
-    v, f, b = statistics.median(ours), statistics.median(theirs), statistics.median(baseline)
-    return {
-        "frames": frames,
-        "vsr_upscale_s": [round(x, 2) for x in ours],
-        "ffmpeg_bicubic_s": [round(x, 2) for x in theirs],
-        "vsr_bicubic_s": [round(x, 2) for x in baseline],
-        "python_import_s": [round(x, 2) for x in startup],  # part of every vsr time above
-        "vsr_fps": round(frames / v, 2),
-        "ffmpeg_fps": round(frames / f, 2),
-        "vsr_bicubic_fps": round(frames / b, 2),
-        "time_vs_ffmpeg": round(v / f, 2),
-        "vsr_bicubic_time_vs_ffmpeg": round(b / f, 2),
-        "vsr_options": extra or "defaults",
-    }
+            for name, cmd in commands.items():
+                wall, cpu = timed(cmd, env)
+                walls[name].append(wall)
+                cpus[name].append(cpu)
+    ffmpeg = statistics.median(walls["ffmpeg_bicubic"])
+    report: dict[str, object] = {"frames": frames, "loop": loop, "vsr_options": extra or "defaults"}
+    for name in commands:
+        wall = statistics.median(walls[name])
+        report[name] = {
+            "wall_s": [round(x, 2) for x in walls[name]],
+            "cpu_s": [round(x, 2) for x in cpus[name]],
+            **(
+                {}
+                if name == "python_import"  # part of every vsr time
+                else {
+                    "fps": round(frames / wall, 2),
+                    "time_vs_ffmpeg": round(wall / ffmpeg, 2),
+                    "cpu_ms_per_frame": round(1000 * statistics.median(cpus[name]) / frames, 1),
+                }
+            ),
+        }
+    for name, options in variants.items():
+        report[f"vsr_{name}"]["options"] = options
+    return report
 
 
 def main() -> None:
@@ -126,12 +164,21 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=120, help="frames timed per model-stage measurement")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--upscale-options", nargs="*", default=[], help="extra vsr upscale options")
+    parser.add_argument("--loop", type=int, default=1, help="play the sample this many times")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME=OPTIONS",
+        help="another vsr upscale option set",
+    )
     parser.add_argument("--json", type=Path)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps({**model_stage(args.backends, args.frames), "autotune": autotune_measurement()}))
         return
+    variants = {v.partition("=")[0]: shlex.split(v.partition("=")[2]) for v in args.variant}
     results = {}
     for isa in args.isas:
         env = {**os.environ, **ISAS[isa]}
@@ -140,7 +187,7 @@ def main() -> None:
             capture_output=True, text=True, env=env, check=True,
         )  # fmt: skip
         results[isa] = {"model_stage_fps": json.loads(child.stdout.strip().splitlines()[-1])}
-        results[isa]["upscale"] = end_to_end(env, args.repeats, args.upscale_options)
+        results[isa]["upscale"] = end_to_end(env, args.repeats, args.upscale_options, args.loop, variants)
         print(isa, json.dumps(results[isa], indent=1), flush=True)
     if args.json:
         sys.path.insert(0, str(ROOT))
