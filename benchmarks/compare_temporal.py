@@ -1,5 +1,6 @@
 """Does the GAN stage's temporal machinery do its job? Several upscalers side by side on the
-validation clips: PSNR-Y, SSIM-Y, tOF and flicker, plus a picture of crops and temporal profiles.
+validation clips: PSNR-Y, SSIM-Y, tOF, flicker, detail ratio and ERQA, plus a picture of crops and
+temporal profiles and (--video) a side-by-side video of the same crops over time.
 
 Methods: "bicubic"; a model name or .safetensors path (run recurrently, as vsr does); NAME@per-frame
 (the same model with its state reset on every frame: a per-frame upscaler). Settings: "BI"
@@ -7,7 +8,7 @@ Methods: "bicubic"; a model name or .safetensors path (run recurrently, as vsr d
 H.264/H.265, twice; seeded per clip, so every method sees the same LR).
 
     python benchmarks/compare_temporal.py --json benchmarks/results/temporal_comparison.json \\
-        --picture benchmarks/results/temporal_comparison.png
+        --picture benchmarks/results/temporal_comparison.png --video benchmarks/results/temporal_comparison.mp4
 """
 
 from __future__ import annotations
@@ -27,7 +28,17 @@ from vsr.bench import save_result
 from vsr.degradations import crop_to_multiple, degrade
 from vsr.engine.runner import Runner, RunnerSettings, resolve_dtype
 from vsr.frames import FrameBatch
-from vsr.metrics import crop_border, farneback_flow, gray_u8, luma_planes, psnr_plane, ssim_plane
+from vsr.metrics import (
+    crop_border,
+    erqa,
+    farneback_flow,
+    gray_u8,
+    laplacian_energy,
+    luma_planes,
+    psnr_plane,
+    rgb_u8,
+    ssim_plane,
+)
 from vsr.models.zoo import load_model
 
 DEFAULT_METHODS = [
@@ -75,8 +86,12 @@ class Upscaler:
         return torch.cat(out).permute(0, 3, 1, 2).float() / 255.0
 
 
-def score(sr: np.ndarray, hr: np.ndarray, hr_flows: list[np.ndarray], border: int, ssim_stride: int) -> dict:
-    """sr, hr: (t, h, w) luma planes; hr_flows: Farneback flows of consecutive HR frames."""
+def score(
+    sr_rgb: torch.Tensor, hr_rgb: torch.Tensor, hr_flows: list[np.ndarray], border: int, ssim_stride: int
+) -> dict:
+    """sr_rgb, hr_rgb: (t, 3, h, w) frames; hr_flows: Farneback flows of consecutive HR frames.
+    SSIM and ERQA on every `ssim_stride`th frame."""
+    sr, hr = luma_planes(sr_rgb), luma_planes(hr_rgb)
     psnr = [psnr_plane(crop_border(s, border), crop_border(h, border)) for s, h in zip(sr, hr, strict=True)]
     ssim = [
         ssim_plane(crop_border(sr[i], border), crop_border(hr[i], border))
@@ -87,11 +102,21 @@ def score(sr: np.ndarray, hr: np.ndarray, hr_flows: list[np.ndarray], border: in
         float(np.abs(farneback_flow(gray_u8(sr[i - 1]), gray_u8(sr[i])) - hr_flows[i - 1]).sum(-1).mean())
         for i in range(1, len(sr))
     ]
+    energy = [
+        (laplacian_energy(crop_border(s, border)), laplacian_energy(crop_border(h, border)))
+        for s, h in zip(sr, hr, strict=True)
+    ]
+    edges = [
+        erqa(rgb_u8(crop_border(sr_rgb[i], border)), rgb_u8(crop_border(hr_rgb[i], border)))
+        for i in range(0, len(sr), ssim_stride)
+    ]
     return {
         "psnr_y": float(np.mean(psnr)),
         "ssim_y": float(np.mean(ssim)),
         "tof": float(np.mean(tof)),
         "flicker": float(np.mean(flicker)),
+        "detail": sum(e[0] for e in energy) / sum(e[1] for e in energy),
+        "erqa": float(np.mean(edges)),
     }
 
 
@@ -135,6 +160,33 @@ def picture(panels: dict[str, torch.Tensor], box: tuple[int, int], size: int, pa
     cv2.imwrite(str(path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
 
 
+def tile(image: torch.Tensor, name: str, zoom: int) -> np.ndarray:
+    """(3, s, s) in [0, 1] -> (zoom s, zoom s, 3) uint8 RGB, nearest-neighbour zoom, labelled."""
+    img = (image.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy().copy()
+    img = cv2.resize(img, (zoom * img.shape[1], zoom * img.shape[0]), interpolation=cv2.INTER_NEAREST)
+    cv2.putText(img, name, (6, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 0), 2)
+    return img
+
+
+def side_by_side_video(panels: dict[str, torch.Tensor], box: tuple[int, int], size: int, path: Path) -> None:
+    """The crop of every panel, side by side and zoomed 2x, frame after frame (H.264 CRF 12, 4:4:4
+    so colour edges are not smeared, 12 fps so flicker can be seen)."""
+    top, left = box
+    frames = len(next(iter(panels.values())))
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=12)
+        stream.width, stream.height = 2 * size * len(panels), 2 * size
+        stream.pix_fmt = "yuv444p"
+        stream.options = {"crf": "12"}
+        for t in range(frames):
+            row = [tile(p[t, :, top : top + size, left : left + size], n, 2) for n, p in panels.items()]
+            frame = av.VideoFrame.from_ndarray(
+                np.ascontiguousarray(np.concatenate(row, axis=1)), format="rgb24"
+            )
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--methods", nargs="+", default=DEFAULT_METHODS)
@@ -145,6 +197,9 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--picture", type=Path)
     parser.add_argument("--picture-clip", default="imageio_cockatoo")
+    parser.add_argument(
+        "--video", type=Path, help="side-by-side crop video(s) of --picture-clip, per setting"
+    )
     args = parser.parse_args()
     scale = 4
     upscalers = {m: Upscaler(m) for m in args.methods}
@@ -161,16 +216,22 @@ def main() -> None:
             panels = {"ground truth": hr}
             for method, up in upscalers.items():
                 sr = up(lr, scale)
-                results[setting][method][clip.stem] = score(
-                    luma_planes(sr), y_hr, hr_flows, scale, args.ssim_stride
-                )
+                results[setting][method][clip.stem] = score(sr, hr, hr_flows, scale, args.ssim_stride)
                 panels[label(method)] = sr
             row = {label(m): round(results[setting][m][clip.stem]["psnr_y"], 2) for m in args.methods}
             print(clip.stem, setting, row, flush=True)
             if args.picture and clip.stem == args.picture_clip:
                 path = args.picture.with_name(f"{args.picture.stem}_{setting}{args.picture.suffix}")
                 picture(panels, crop_box(hr, 96), 96, path)
-    keys = ("psnr_y", "ssim_y", "tof", "flicker")
+            if args.video and clip.stem == args.picture_clip:
+                path = args.video.with_name(f"{args.video.stem}_{setting}{args.video.suffix}")
+                side_by_side_video(
+                    {**{k: v for k, v in panels.items() if k != "ground truth"}, "ground truth": hr},
+                    crop_box(hr, 128),
+                    128,
+                    path,
+                )
+    keys = ("psnr_y", "ssim_y", "tof", "flicker", "detail", "erqa")
     summary = {
         setting: {
             label(m): {k: float(np.mean([c[k] for c in per_clip.values()])) for k in keys}
@@ -180,9 +241,12 @@ def main() -> None:
     }
     for setting, rows in summary.items():
         print(f"\n{setting}: mean over {len(clips)} clips, first {args.frames} frames each")
-        print(f"{'method':<28}{'PSNR-Y':>8}{'SSIM-Y':>8}{'tOF':>8}{'flicker':>9}")
+        print(f"{'method':<28}{'PSNR-Y':>8}{'SSIM-Y':>8}{'tOF':>8}{'flicker':>9}{'detail':>8}{'ERQA':>8}")
         for name, m in rows.items():
-            print(f"{name:<28}{m['psnr_y']:8.3f}{m['ssim_y']:8.4f}{m['tof']:8.3f}{m['flicker']:9.3f}")
+            print(
+                f"{name:<28}{m['psnr_y']:8.3f}{m['ssim_y']:8.4f}{m['tof']:8.3f}{m['flicker']:9.3f}"
+                f"{m['detail']:8.3f}{m['erqa']:8.4f}"
+            )
     if args.json:
         report = {
             "seconds": round(time.time() - start, 1),
@@ -190,7 +254,9 @@ def main() -> None:
             "metrics": (
                 f"PSNR-Y/SSIM-Y: BT.601 luma 16-235, border {scale}, per-frame mean (SSIM every "
                 f"{args.ssim_stride} frames); tOF: mean L1 between Farneback flows of consecutive output "
-                "and ground-truth frames (px); flicker: mean |(out_t - out_t-1) - (gt_t - gt_t-1)| on luma"
+                "and ground-truth frames (px); flicker: mean |(out_t - out_t-1) - (gt_t - gt_t-1)| on luma; "
+                "detail: output / GT Laplacian energy of the luma; ERQA 1.1 (every "
+                f"{args.ssim_stride} frames)"
             ),
             "summary": summary,
             "clips": {s: {label(m): per for m, per in rows.items()} for s, rows in results.items()},

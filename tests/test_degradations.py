@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from vsr.degradations import blur_downscale, compress, degrade, gaussian_kernel
 
 
-@pytest.mark.parametrize("kind", ["BI", "BD", "real"])
+@pytest.mark.parametrize("kind", ["BI", "BD", "real", "web"])
 def test_shapes_and_range(kind: str) -> None:
     hr = torch.rand(3, 3, 64, 48)
     lr = degrade(hr, 4, kind, np.random.default_rng(0))
@@ -19,11 +19,12 @@ def test_shapes_and_range(kind: str) -> None:
     assert torch.equal(lr, torch.round(lr * 255) / 255)  # 8-bit levels
 
 
-def test_real_is_deterministic_per_rng_and_varies_between() -> None:
+@pytest.mark.parametrize("kind", ["real", "web"])
+def test_random_kinds_are_deterministic_per_rng_and_vary_between(kind: str) -> None:
     hr = torch.rand(2, 3, 64, 64)
-    a = degrade(hr, 4, "real", np.random.default_rng(1))
-    b = degrade(hr, 4, "real", np.random.default_rng(1))
-    c = degrade(hr, 4, "real", np.random.default_rng(2))
+    a = degrade(hr, 4, kind, np.random.default_rng(1))
+    b = degrade(hr, 4, kind, np.random.default_rng(1))
+    c = degrade(hr, 4, kind, np.random.default_rng(2))
     assert torch.equal(a, b)
     assert not torch.equal(a, c)
 
@@ -56,3 +57,24 @@ def test_x265_takes_frames_smaller_than_a_ctu(size: tuple[int, int]) -> None:
     out = compress(smooth, "libx265", 28)
     assert out.shape == smooth.shape
     assert 0 < (out - smooth).abs().mean() < 0.05
+
+
+def test_web_is_milder_than_real() -> None:
+    """Calibrated on real low-resolution footage (benchmarks/calibrate_real.py): over many draws,
+    the luma of "web" LR stays much closer to the BI LR of the same frames than "real" LR does."""
+    from vsr.metrics import luma
+
+    torch.manual_seed(0)
+    coarse = torch.rand(1, 3, 8, 8)
+    hr = (
+        F.interpolate(coarse, size=(96, 96), mode="bicubic", align_corners=False)
+        .clamp(0, 1)
+        .repeat(2, 1, 1, 1)
+    )
+    bi = luma(degrade(hr, 4, "BI"))
+
+    def mean_error(kind: str) -> float:  # luma levels
+        draws = [degrade(hr, 4, kind, np.random.default_rng(seed)) for seed in range(12)]
+        return float(np.mean([(luma(lr) - bi).abs().mean() for lr in draws]))
+
+    assert mean_error("web") < 0.6 * mean_error("real")

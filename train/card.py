@@ -45,6 +45,9 @@ DEGRADATIONS = {
     "BD": "BD (Gaussian blur sigma 1.5, then every {scale}th pixel)",
     "real": "real-world mix, two rounds of: random anisotropic Gaussian blur, resize (area/bilinear/bicubic), "
     "Gaussian or Poisson noise, H.264 or H.265 at CRF 18-35 (through PyAV); new parameters per window",
+    "web": "web mix calibrated on real low-resolution footage: optional light blur, resize (antialiased bicubic, "
+    "area or aliasing bilinear), optional sharpening, light Gaussian noise, H.264 at CRF 18-32; new parameters "
+    "per window",
 }
 
 

@@ -5,6 +5,10 @@
 - "real": a RealBasicVSR-style mix applied twice: random blur, random resize, Gaussian or Poisson
   noise, and H.264/H.265 compression through PyAV at a random CRF. The parameters are drawn once
   per window so every frame of a sequence sees the same camera and codec.
+- "web": one milder round calibrated on real low-resolution footage (benchmarks/calibrate_real.py):
+  an optional light blur, a resize that may alias, optional camera sharpening, light noise, then
+  H.264 at a random CRF. Real web, phone and old-film sources measure far less noise and blur
+  than "real" produces, and are sharper than BI.
 
 Frames are float RGB in [0, 1], shaped (t, 3, h, w) (or (..., 3, h, w) for BI/BD).
 """
@@ -20,8 +24,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-Degradation = Literal["BI", "BD", "real"]
-DEGRADATIONS = ("BI", "BD", "real")
+Degradation = Literal["BI", "BD", "real", "web"]
+DEGRADATIONS = ("BI", "BD", "real", "web")
 
 
 def crop_to_multiple(frames: torch.Tensor, multiple: int) -> torch.Tensor:
@@ -135,6 +139,30 @@ def realworld_downscale(hr: torch.Tensor, scale: int, rng: np.random.Generator) 
     return quantize(_real_round(x, (h // scale, w // scale), rng))
 
 
+def web_downscale(hr: torch.Tensor, scale: int, rng: np.random.Generator) -> torch.Tensor:
+    """The "web" degradation: one round of what web, phone and camera video go through."""
+    t, _, h, w = hr.shape
+    x = hr
+    if rng.random() < 0.3:  # optics / a soft source
+        sigma = rng.uniform(0.3, 1.2)
+        x = blur(x, gaussian_kernel(sigma, sigma, 0.0, size=2 * math.ceil(3 * sigma) + 1))
+    size = (h // scale, w // scale)
+    kind = rng.choice(["bicubic-aa", "area", "bilinear"], p=[0.5, 0.3, 0.2])
+    if kind == "bicubic-aa":
+        x = F.interpolate(x, size=size, mode="bicubic", antialias=True, align_corners=False)
+    elif kind == "area":
+        x = F.interpolate(x, size=size, mode="area")
+    else:  # a cheap scaler: no antialiasing, so fine detail aliases
+        x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+    if rng.random() < 0.5:  # in-camera sharpening
+        soft = blur(x, gaussian_kernel(1.0, 1.0, 0.0, size=7))
+        x = x + rng.uniform(0.5, 1.2) * (x - soft)
+    if rng.random() < 0.7:
+        x = x + torch.from_numpy(rng.normal(0, rng.uniform(1, 4) / 255, size=x.shape)).float()
+    preset = str(rng.choice(["veryfast", "faster", "medium"]))  # (ultrafast turns deblocking off)
+    return quantize(compress(x.clamp(0, 1), "libx264", int(rng.integers(18, 33)), preset=preset))
+
+
 def degrade(
     hr: torch.Tensor, scale: int, kind: Degradation, rng: np.random.Generator | None = None
 ) -> torch.Tensor:
@@ -145,4 +173,6 @@ def degrade(
         return blur_downscale(hr, scale)
     if kind == "real":
         return realworld_downscale(hr, scale, rng if rng is not None else np.random.default_rng())
+    if kind == "web":
+        return web_downscale(hr, scale, rng if rng is not None else np.random.default_rng())
     raise ValueError(f"degradation must be one of {', '.join(DEGRADATIONS)}, got {kind!r}")
