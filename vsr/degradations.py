@@ -141,7 +141,7 @@ def realworld_downscale(hr: torch.Tensor, scale: int, rng: np.random.Generator) 
 
 def web_downscale(hr: torch.Tensor, scale: int, rng: np.random.Generator) -> torch.Tensor:
     """The "web" degradation: one round of what web, phone and camera video go through."""
-    t, _, h, w = hr.shape
+    h, w = hr.shape[-2:]
     x = hr
     if rng.random() < 0.3:  # optics / a soft source
         sigma = rng.uniform(0.3, 1.2)

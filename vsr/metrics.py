@@ -98,6 +98,7 @@ def erqa(output: np.ndarray, reference: np.ndarray, radius: int = 3) -> float:
     """
     if output.shape != reference.shape or output.dtype != np.uint8 or output.ndim != 3:
         raise ValueError(f"erqa needs two uint8 (h, w, 3) pictures, got {output.shape} and {reference.shape}")
+    radius = min(radius, output.shape[0] - 1, output.shape[1] - 1)  # tiny pictures: smaller search
     best = math.inf
     for dy in range(-radius, radius + 1):
         for dx in range(-radius, radius + 1):

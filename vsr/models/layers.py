@@ -149,7 +149,7 @@ def _grid_sample_by_rows(image: torch.Tensor, grid: torch.Tensor) -> torch.Tenso
     the whole image (a stride-0 view, no copy) and produces its own output rows; the result is the
     same numbers (tested).
     """
-    _, c, h, w = grid.shape[0], image.shape[1], grid.shape[1], grid.shape[2]
+    c, (_, h, w, _) = image.shape[1], grid.shape
     k = next(k for k in _ROW_CHUNKS if h % k == 0)
     chunks = F.grid_sample(
         image.expand(k, -1, -1, -1),
