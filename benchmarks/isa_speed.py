@@ -14,7 +14,7 @@ uses the native ISA in both):
   adds more `vsr upscale` option sets to the same alternation (e.g. `rt-x4="-m rt-x4"`).
 
     python benchmarks/isa_speed.py --json benchmarks/results/isa_speed_zen3.json
-    python benchmarks/isa_speed.py --backends eager:float32 --loop 4 --variant "rt-x4=-m rt-x4" \
+    python benchmarks/isa_speed.py --backends eager:float32 openvino:float32 --loop 4 --variant "rt-x4=-m rt-x4" \
         --variant "veryfast=--preset veryfast" --json benchmarks/results/isa_speed_zen3_loop4.json
 """
 

@@ -74,9 +74,8 @@ class TrainConfig:
     scale: int = 4
     stage: str = "psnr"  # psnr or gan
     init_from: str = ""  # gan: a PSNR run directory or .safetensors to start the generator from
-    degradation: str = (
-        "BI"  # BI, BD, real (blur, resize, noise, H.264/H.265, twice) or web (calibrated, milder)
-    )
+    # BI, BD, real (blur, resize, noise, H.264/H.265, twice) or web (calibrated on real footage, milder)
+    degradation: str = "BI"
     warp: str = "preset"  # preset, hr (warp the HR frame) or folded (warp at LR resolution)
     recurrence: str = "preset"  # preset, flow (FNet + warp) or hidden (flow-free hidden state)
     channels: int = 0  # 0: the preset's
