@@ -72,18 +72,27 @@ def test_export_loads_as_a_model(tmp_path: Path, data: tuple[Path, Path]) -> Non
     assert model.args.channels == 16
 
 
-def test_gan_stage_runs_resumes_exactly_and_exports(tmp_path: Path, data: tuple[Path, Path]) -> None:
-    train(_config(tmp_path, data, "psnr", iters=2))
-    gan = dict(stage="gan", init_from=str(tmp_path / "psnr"), frames=4, d_balance=0.0)
-    train(_config(tmp_path, data, "gan-straight", iters=4, **gan))
-    train(_config(tmp_path, data, "gan-split", iters=4, stop_at=2, **gan))
-    train(_config(tmp_path, data, "gan-split", iters=4, resume=True, **gan))
-    a = torch.load(tmp_path / "gan-straight" / "ckpt.pt", weights_only=True)
-    b = torch.load(tmp_path / "gan-split" / "ckpt.pt", weights_only=True)
+def _gan_resumes_exactly(
+    tmp_path: Path, data: tuple[Path, Path], name: str, gan: dict
+) -> tuple[dict, list[dict]]:
+    """Train `name`-straight for 4 iterations and `name`-split as 2 + 2 with --resume; assert
+    the two end with equal G, D and EMA weights. Returns the straight checkpoint and the split log."""
+    train(_config(tmp_path, data, f"{name}-straight", iters=4, **gan))
+    train(_config(tmp_path, data, f"{name}-split", iters=4, stop_at=2, **gan))
+    train(_config(tmp_path, data, f"{name}-split", iters=4, resume=True, **gan))
+    a = torch.load(tmp_path / f"{name}-straight" / "ckpt.pt", weights_only=True)
+    b = torch.load(tmp_path / f"{name}-split" / "ckpt.pt", weights_only=True)
     for part in ("model", "disc", "ema"):
         for key, value in a[part].items():
             assert torch.equal(value, b[part][key]), (part, key)
-    log = [json.loads(line) for line in (tmp_path / "gan-split" / "log.jsonl").read_text().splitlines()]
+    log_path = tmp_path / f"{name}-split" / "log.jsonl"
+    return a, [json.loads(line) for line in log_path.read_text().splitlines()]
+
+
+def test_gan_stage_runs_resumes_exactly_and_exports(tmp_path: Path, data: tuple[Path, Path]) -> None:
+    train(_config(tmp_path, data, "psnr", iters=2))
+    gan = dict(stage="gan", init_from=str(tmp_path / "psnr"), frames=4, d_balance=0.0)
+    a, log = _gan_resumes_exactly(tmp_path, data, "gan", gan)
     losses = [e for e in log if "adv" in e]
     assert [e["iter"] for e in losses] == [1, 2, 3, 4]
     assert all(e["pingpong"] >= 0 and e["fm"] > 0 and e["d_step"] == 1.0 for e in losses)
@@ -109,15 +118,7 @@ def test_gan_recipe_terms_fade_in_and_resume_exactly(tmp_path: Path, data: tuple
         ldl_weight=1.0,
         adv_warmup=4,
     )
-    train(_config(tmp_path, data, "straight", iters=4, **gan))
-    train(_config(tmp_path, data, "split", iters=4, stop_at=2, **gan))
-    train(_config(tmp_path, data, "split", iters=4, resume=True, **gan))
-    a = torch.load(tmp_path / "straight" / "ckpt.pt", weights_only=True)
-    b = torch.load(tmp_path / "split" / "ckpt.pt", weights_only=True)
-    for part in ("model", "disc", "ema"):
-        for key, value in a[part].items():
-            assert torch.equal(value, b[part][key]), (part, key)
-    log = [json.loads(line) for line in (tmp_path / "split" / "log.jsonl").read_text().splitlines()]
+    _, log = _gan_resumes_exactly(tmp_path, data, "recipe", gan)
     steps = [e for e in log if "adv" in e]
     assert all(e["freq"] > 0 and e["ldl"] >= 0 for e in steps)
     # iteration 1 starts the fade at 0: the total is the pixel, flow, spectrum, LDL and ping-pong
