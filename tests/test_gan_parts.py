@@ -34,6 +34,33 @@ def test_discriminator_inputs_and_outputs() -> None:
     assert logits.shape == (b * (t - 2), 1, h * s // 16, w * s // 16) and len(feats) == 5
 
 
+def test_detail_inputs_are_frames_minus_their_bicubic_condition() -> None:
+    b, t, h, w, s = 1, 4, 8, 8, 4
+    lr = torch.rand(b, t, 3, h, w)
+    cond = torch.nn.functional.interpolate(lr.flatten(0, 1), scale_factor=s, mode="bicubic").view(
+        b, t, 3, h * s, w * s
+    )
+    zero = torch.zeros(b, t, 2, h, w)
+    # a frame that is exactly its bicubic condition has no detail: zeros in every frame channel
+    plain = discriminator_inputs(cond, lr, zero, zero, temporal=True, detail_gain=4.0)
+    assert float(plain[:, :15].abs().max()) < 1e-6
+    torch.testing.assert_close(
+        plain[:, 15:], discriminator_inputs(cond, lr, zero, zero, temporal=True)[:, 15:]
+    )
+    detail = 0.01 * torch.randn(b, t, 3, h * s, w * s)
+    textured = discriminator_inputs(cond + detail, lr, zero, zero, temporal=True, detail_gain=4.0)
+    torch.testing.assert_close(textured[0, 3:6], 4.0 * detail[0, 1])  # centre frame of the first triplet
+    torch.testing.assert_close(textured[0, 9:12], 4.0 * detail[0, 0])  # its (zero-flow) warped predecessor
+
+
+def test_triplet_flows_without_a_flow_net_are_zero() -> None:
+    from train.discriminator import triplet_flows
+
+    lr = torch.rand(2, 5, 3, 8, 8)
+    prev, nxt = triplet_flows(None, lr, None)
+    assert prev.shape == nxt.shape == (2, 5, 2, 8, 8) and not prev.any() and not nxt.any()
+
+
 def test_feature_matching_zero_for_equal_features() -> None:
     feats = [torch.rand(2, 4, 8, 8), torch.rand(2, 8, 4, 4)]
     assert float(feature_matching(feats, feats)) == 0.0

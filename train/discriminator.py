@@ -48,13 +48,38 @@ class TemporalDiscriminator(nn.Module):
         return self.head(x), features
 
 
+def triplet_flows(
+    flow_net: nn.Module | None, lr: torch.Tensor, flow: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """LR flows from every frame to its previous and next one, (b, t, 2, h, w) each, for D's warps.
+
+    `flow` is the generator's own backward flow (frame i to i-1); the forward one comes from its
+    flow net. A generator without a flow net gives zero flows: D then sees triplets unaligned.
+    """
+    b, t, _, h, w = lr.shape
+    if flow_net is None or flow is None:
+        zeros = lr.new_zeros(b, t, 2, h, w)
+        return zeros, zeros
+    forward_flow = flow_net(lr[:, :-1].flatten(0, 1), lr[:, 1:].flatten(0, 1))
+    flow_next = upsample_flow(forward_flow, h, w).view(b, t - 1, 2, h, w)
+    return flow, torch.cat([flow_next, torch.zeros_like(flow_next[:, :1])], dim=1)
+
+
 def discriminator_inputs(
-    hr: torch.Tensor, lr: torch.Tensor, flow_prev: torch.Tensor, flow_next: torch.Tensor, temporal: bool
+    hr: torch.Tensor,
+    lr: torch.Tensor,
+    flow_prev: torch.Tensor,
+    flow_next: torch.Tensor,
+    temporal: bool,
+    detail_gain: float = 0.0,
 ) -> torch.Tensor:
     """Stack D's inputs for every centre frame 1..t-2 of a sequence.
 
     hr (b, t, 3, H, W) real or generated frames; lr (b, t, 3, h, w); flow_prev / flow_next
     (b, t, 2, h, w): LR flow from frame i to i-1 / to i+1 (only 1..t-2 are used).
+    `detail_gain` > 0 gives D each frame (and warped neighbour) minus the bicubic upsample of its
+    LR frame, times the gain, in place of the frame itself: the same information, but the detail
+    that tells a generated frame from a real one is no longer a small part of the input's range.
     Returns (b * (t - 2), channels, H, W).
     """
     b, t, _, big_h, big_w = hr.shape
@@ -62,6 +87,8 @@ def discriminator_inputs(
     centre = slice(1, t - 1)
     cond = F.interpolate(lr.flatten(0, 1), scale_factor=scale, mode="bicubic", align_corners=False)
     cond = cond.view(b, t, 3, big_h, big_w)
+    if detail_gain > 0:
+        hr = (hr - cond) * detail_gain
     if not temporal:
         return torch.cat([hr[:, centre], cond[:, centre]], dim=2).flatten(0, 1)
     n = b * (t - 2)

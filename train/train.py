@@ -41,7 +41,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from train.data import WindowDataset, find_clips, load_clips, load_validation, split_clips
-from train.discriminator import TemporalDiscriminator, discriminator_inputs
+from train.discriminator import TemporalDiscriminator, discriminator_inputs, triplet_flows
 from train.losses import (
     adversarial_d,
     adversarial_g,
@@ -59,7 +59,6 @@ from vsr.evaluate import save_crops
 from vsr.metrics import SequenceScorer
 from vsr.models.checkpoint import load_generator
 from vsr.models.generator import PRESETS, FrameRecurrentGenerator, GeneratorArgs, SequenceOutput
-from vsr.models.layers import upsample_flow
 
 log = logging.getLogger("train")
 
@@ -102,6 +101,7 @@ class TrainConfig:
     pingpong_weight: float = 0.5
     temporal_d: bool = True
     d_channels: int = 32
+    d_detail_gain: float = 0.0  # > 0: D sees (frame - bicubic of its LR) x gain in place of the frame
     d_lr: float = 1e-4
     d_balance: float = 0.4  # D skips its step while its loss is below this
     adv_warmup: int = 0  # adversarial + feature-matching weights ramp from 0 over this many iterations
@@ -217,17 +217,10 @@ def generator_step(
         terms["pingpong"] = pingpong_loss(out.hr, t)
         loss = loss + cfg.pingpong_weight * terms["pingpong"]
     fake = out.hr[:, :t]
-    h, w = lr.shape[-2:]
     with torch.no_grad():  # D aligns triplets with the generator's own flow, backward and forward
-        if model.flow is None:  # a flow-free generator: D sees the triplets unaligned
-            flow_prev = flow_next = lr.new_zeros(lr.shape[0], t, 2, h, w)
-        else:
-            flow_prev = out.flow[:, :t]
-            forward_flow = model.flow(lr[:, :-1].flatten(0, 1), lr[:, 1:].flatten(0, 1))
-            flow_next = upsample_flow(forward_flow, h, w).view(lr.shape[0], t - 1, 2, h, w)
-            flow_next = torch.cat([flow_next, torch.zeros_like(flow_next[:, :1])], dim=1)  # (b, t, 2, h, w)
-        real_in = discriminator_inputs(hr, lr, flow_prev, flow_next, cfg.temporal_d)
-    fake_in = discriminator_inputs(fake, lr, flow_prev, flow_next, cfg.temporal_d)
+        flows = triplet_flows(model.flow, lr, None if out.flow is None else out.flow[:, :t])
+        real_in = discriminator_inputs(hr, lr, *flows, cfg.temporal_d, cfg.d_detail_gain)
+    fake_in = discriminator_inputs(fake, lr, *flows, cfg.temporal_d, cfg.d_detail_gain)
     disc.requires_grad_(False)  # G's step: gradients flow into the fake input only
     logits, feats = disc(torch.cat([real_in, fake_in]))
     disc.requires_grad_(True)
