@@ -25,7 +25,7 @@ from udp_source import free_udp_port, udp_sender  # benchmarks/ (the script's fo
 
 from vsr.bench import save_result
 from vsr.models.checkpoint import save_generator
-from vsr.models.generator import PRESETS, FrameRecurrentGenerator
+from vsr.models.generator import FrameRecurrentGenerator, GeneratorArgs
 
 
 def run(model: str, seconds: float, extra: list[str], workdir: Path) -> dict:
@@ -64,7 +64,9 @@ def main() -> None:
             weights = model
             if model == "quality-untrained":
                 weights = str(Path(tmp) / "quality-untrained.safetensors")
-                save_generator(FrameRecurrentGenerator.from_args(PRESETS["quality"]), weights)
+                # the 64 x 10 flow generator (the quality preset before issue 12), untrained
+                big = GeneratorArgs(scale=4, channels=64, blocks=10, flow_channels=32, hr_warp=True)
+                save_generator(FrameRecurrentGenerator.from_args(big), weights)
             results[label] = run(weights, args.seconds, options.split(), Path(tmp) / str(i))
             r = results[label]
             lat = r["latency_ms"]

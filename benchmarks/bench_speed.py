@@ -96,11 +96,18 @@ def main() -> None:
             "16ch x 3, HR warp": {**asdict(PRESETS["fast"]), "hr_warp": True},
             "16ch x 2, LR warp": {**asdict(PRESETS["fast"]), "blocks": 2},
             "32ch x 3, LR warp": {**asdict(PRESETS["fast"]), "channels": 32},
-            "quality (64ch x 10, HR warp)": asdict(PRESETS["quality"]),
+            "64ch x 10, HR warp": {
+                **asdict(PRESETS["fast"]),
+                "channels": 64,
+                "blocks": 10,
+                "flow_channels": 32,
+                "hr_warp": True,
+            },
+            "quality (32ch x 8, hidden state 16)": asdict(PRESETS["quality"]),
         }
         for label, kwargs in sizes.items():
             model = FrameRecurrentGenerator.from_args(GeneratorArgs(**kwargs))
-            n = frames[: 40 if "quality" in label else args.frames]
+            n = frames[: 40 if label.startswith(("64ch", "quality")) else args.frames]
             candidates[label] = {
                 name: model_stage_fps(model, dt, n, args.batch) for name, dt in dtypes.items()
             }

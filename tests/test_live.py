@@ -8,7 +8,6 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -31,7 +30,7 @@ from vsr.errors import InputError, OptionError
 from vsr.io.live_outputs import describe_output
 from vsr.io.sources import parse_source
 from vsr.models.checkpoint import save_generator
-from vsr.models.generator import PRESETS, FrameRecurrentGenerator, GeneratorArgs
+from vsr.models.generator import FrameRecurrentGenerator, GeneratorArgs
 from vsr.models.zoo import live_fallback, shipped_models
 from vsr.pipeline.live import Captured, LiveConfig, LiveSession, Mailbox, _assign_outputs
 
@@ -141,7 +140,7 @@ def _slow_model(tmp_path: Path) -> Path:
     """64 ch x 40 blocks, untrained (as costly as trained): about 6 fps at 160x96 on the 2-core
     CI machine, 4x slower than the 25 fps source, on an idle machine as on a busy one."""
     path = tmp_path / "slow.safetensors"
-    args = GeneratorArgs(**{**asdict(PRESETS["quality"]), "blocks": 40})
+    args = GeneratorArgs(scale=4, channels=64, blocks=40, flow_channels=32, hr_warp=True)
     save_generator(FrameRecurrentGenerator.from_args(args), path)
     return path
 

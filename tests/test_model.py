@@ -219,7 +219,7 @@ def test_unknown_model() -> None:
 
 
 def test_presets_are_valid() -> None:
-    assert PRESETS["quality"].channels == 64 and PRESETS["quality"].blocks == 10
+    assert PRESETS["quality"].channels == 32 and PRESETS["quality"].recurrence == "hidden"
     for args in PRESETS.values():
         FrameRecurrentGenerator.from_args(args)
 

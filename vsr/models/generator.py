@@ -93,10 +93,21 @@ class GeneratorArgs:
             )
 
 
-# Sizes chosen by measurement (benchmarks/bench_presets.py; see docs/architecture.md).
+# Sizes chosen by measurement (benchmarks/bench_speed.py --presets; see docs/architecture.md).
 PRESETS: dict[str, GeneratorArgs] = {
     "fast": GeneratorArgs(scale=4, channels=16, blocks=3, flow_channels=8, hr_warp=False),
-    "quality": GeneratorArgs(scale=4, channels=64, blocks=10, flow_channels=32, hr_warp=True),
+    # For offline files: about 6x `fast`'s compute per pixel; the flow-free hidden-state recurrence
+    # with residual feedback, whose state was worth most in issue 12's ablation (docs/architecture.md).
+    "quality": GeneratorArgs(
+        scale=4,
+        channels=32,
+        blocks=8,
+        flow_channels=32,
+        hr_warp=True,
+        recurrence="hidden",
+        state_channels=16,
+        feedback="residual",
+    ),
     # For live streams on CPUs that cannot run `fast` in real time: 8 channels, hidden state of 2
     # (the head then reads 56 = 7 x 8 channels, whole AVX2 vectors).
     "realtime": GeneratorArgs(
