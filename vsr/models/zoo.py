@@ -17,7 +17,7 @@ REALTIME_FOR_SCALE = {4: "rt-x4"}  # what `vsr live` falls back to when the mode
 USES = {
     "fast-x4": "clean sources, files and live streams",
     "fast-x2": "x2 of clean sources",
-    "quality-x4": "offline files of clean sources: sharper than fast-x4, several times slower",
+    "quality-x4": "offline files of clean sources: +0.5 dB over fast-x4, about 4x slower",
     "rt-x4": "live streams on CPUs too slow for fast-x4 (vsr live's automatic fallback)",
     "gan-x4": "comparison only: a GAN fine-tune of fast-x4, not yet sharper than it",
     "real-x4": "camera, streamed and compressed sources (noise, blur, codec artefacts)",
