@@ -2,8 +2,8 @@
 
 In every GAN run so far D's loss stayed at chance (2 ln 2 = 1.386) for hundreds of iterations, so
 the adversarial term pushed G nowhere. This probe isolates D: it runs a trained generator once on
-training windows (the GAN stage's data pipeline, BI x4), stacks D's real and fake inputs exactly as
-the GAN stage does, then trains a fresh TemporalDiscriminator of each variant on the same inputs
+training windows (the GAN stage's data pipeline, BI x4), stacks D's real and fake inputs as the
+GAN stage does (with the generated frames clamped to [0, 1], as they are shown), then trains a fresh TemporalDiscriminator of each variant on the same inputs
 and the same batches, and scores it on held-out windows every --eval-every steps:
 
 - loss: D's held-out loss (1.386 = chance);
