@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from vsr.degradations import blur_downscale, compress, degrade, gaussian_kernel
 
 
-@pytest.mark.parametrize("kind", ["BI", "BD", "real", "web"])
+@pytest.mark.parametrize("kind", ["BI", "BD", "real", "web", "mixed"])
 def test_shapes_and_range(kind: str) -> None:
     hr = torch.rand(3, 3, 64, 48)
     lr = degrade(hr, 4, kind, np.random.default_rng(0))
@@ -19,7 +19,7 @@ def test_shapes_and_range(kind: str) -> None:
     assert torch.equal(lr, torch.round(lr * 255) / 255)  # 8-bit levels
 
 
-@pytest.mark.parametrize("kind", ["real", "web"])
+@pytest.mark.parametrize("kind", ["real", "web", "mixed"])
 def test_random_kinds_are_deterministic_per_rng_and_vary_between(kind: str) -> None:
     hr = torch.rand(2, 3, 64, 64)
     a = degrade(hr, 4, kind, np.random.default_rng(1))
@@ -27,6 +27,20 @@ def test_random_kinds_are_deterministic_per_rng_and_vary_between(kind: str) -> N
     c = degrade(hr, 4, kind, np.random.default_rng(2))
     assert torch.equal(a, b)
     assert not torch.equal(a, c)
+
+
+def test_mixed_draws_both_kinds_from_the_same_rng() -> None:
+    """ "mixed" spends one draw choosing, then degrades exactly as the chosen kind would with the
+    rest of the stream: over a few seeds it gives both."""
+    hr = torch.rand(2, 3, 64, 64)
+    chosen = set()
+    for seed in range(6):
+        pick = np.random.default_rng(seed)
+        kind = "real" if pick.random() < 0.5 else "web"
+        expected = degrade(hr, 4, kind, pick)
+        assert torch.equal(degrade(hr, 4, "mixed", np.random.default_rng(seed)), expected)
+        chosen.add(kind)
+    assert chosen == {"real", "web"}
 
 
 def test_bd_of_a_flat_image_is_flat() -> None:

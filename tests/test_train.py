@@ -144,6 +144,24 @@ def test_validation_split_is_deterministic(tmp_path: Path) -> None:
     assert split_clips(paths[:2])[1]  # even two clips give one to validation
 
 
+def test_validation_inputs_are_fixed_per_clip(tmp_path: Path, data: tuple[Path, Path]) -> None:
+    """--val-degradation real: every load gives the same LR (seeded by clip), unlike BI's, and the
+    trainer validates on it."""
+    from train.data import find_clips, load_validation
+
+    paths = find_clips(data[1])
+    a = load_validation(paths, tmp_path / "cache", 4, 4, "real")
+    b = load_validation(paths, tmp_path / "cache", 4, 4, "real")
+    bi = load_validation(paths, tmp_path / "cache", 4, 4)
+    assert [name for name, *_ in a] == ["v"]
+    assert torch.equal(a[0][2], b[0][2]) and torch.equal(a[0][1], bi[0][1])
+    assert a[0][2].shape == bi[0][2].shape == (4, 3, 12, 16)
+    assert (a[0][2] - bi[0][2]).abs().mean() > 0.01  # blur, noise and a codec, not the BI frames
+    train(_config(tmp_path, data, "real-val", iters=3, val_degradation="real"))
+    log = [json.loads(line) for line in (tmp_path / "real-val" / "log.jsonl").read_text().splitlines()]
+    assert [e["iter"] for e in log if "val_psnr_y" in e] == [3]
+
+
 def test_split_option_trains(tmp_path: Path, data: tuple[Path, Path]) -> None:
     make_clip(data[0] / "c.mp4", frames=10, width=64, height=64)
     train(_config(tmp_path, data, "split-run", iters=2, val_dir="split"))

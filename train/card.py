@@ -48,6 +48,9 @@ DEGRADATIONS = {
     "web": "web mix calibrated on real low-resolution footage: optional light blur, resize (antialiased bicubic, "
     "area or aliasing bilinear), optional sharpening, light Gaussian noise, H.264 at CRF 18-32; new parameters "
     "per window",
+    "mixed": "half the windows the real-world mix (two rounds of random blur, resize, Gaussian or Poisson noise, "
+    "H.264/H.265 at CRF 18-35), half the web mix (optional light blur, resize, optional sharpening, light noise, "
+    "H.264 at CRF 18-32); new parameters per window",
 }
 
 
@@ -142,7 +145,8 @@ def render(
         f"{training_hours(log_path):.2f} h on {config['threads']} thread(s) of {trained_on}, "
         f"seed {config['seed']}.",
         f"- Log: `{log_path}` (JSON lines: losses, learning rate, validation PSNR-Y every {config['val_every']} "
-        "iterations on the first 20 frames of each validation clip).",
+        f"iterations on the first {config.get('val_frames', 20)} frames of each validation clip, "
+        f"{config.get('val_degradation', 'BI')} input).",
     ]
     if notes:
         parts += [f"- {notes}"]

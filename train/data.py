@@ -179,14 +179,21 @@ class WindowDataset(Dataset):
         return degrade(hr, self.scale, self.degradation, rng), hr
 
 
+VAL_SEED = 1000  # compare_temporal.py's seed base for its "real" LR
+
+
 def load_validation(
-    paths: list[Path], cache_dir: str | Path, frames: int, scale: int
-) -> list[tuple[str, torch.Tensor]]:
-    """(name, HR frames (t, 3, h, w)) of each validation clip, cropped to a multiple of 4 x scale."""
+    paths: list[Path], cache_dir: str | Path, frames: int, scale: int, degradation: Degradation = "BI"
+) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
+    """(name, HR frames (t, 3, h, w), LR frames) of each validation clip, HR cropped to a multiple
+    of 4 x scale. Random degradations are seeded by the clip's place in `paths` (as the "real"
+    setting of benchmarks/compare_temporal.py seeds them), so every validation sees the same LR."""
     out = []
-    for clip in load_clips(paths, cache_dir, max_frames=frames):
+    for index, clip in enumerate(load_clips(paths, cache_dir, max_frames=frames)):
         hr = torch.from_numpy(np.array(clip.frames)).permute(0, 3, 1, 2).float().div_(255.0)
         h, w = hr.shape[-2:]
         m = 4 * scale
-        out.append((clip.path.stem, hr[..., : h - h % m, : w - w % m].contiguous()))
+        hr = hr[..., : h - h % m, : w - w % m].contiguous()
+        lr = degrade(hr, scale, degradation, np.random.default_rng(VAL_SEED + index))
+        out.append((clip.path.stem, hr, lr))
     return out

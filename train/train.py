@@ -54,7 +54,7 @@ from train.losses import (
     unsharp_mask,
     warping_loss,
 )
-from vsr.degradations import DEGRADATIONS, bicubic_downscale
+from vsr.degradations import DEGRADATIONS
 from vsr.evaluate import save_crops
 from vsr.metrics import SequenceScorer
 from vsr.models.checkpoint import load_generator
@@ -75,6 +75,9 @@ class TrainConfig:
     init_from: str = ""  # gan: a PSNR run directory or .safetensors to start the generator from
     # BI, BD, real (blur, resize, noise, H.264/H.265, twice) or web (calibrated on real footage, milder)
     degradation: str = "BI"
+    # what validation feeds the model: BI, or real/web/mixed drawn with fixed seeds per clip (the
+    # seeds of benchmarks/compare_temporal.py's "real" setting), the same LR at every validation
+    val_degradation: str = "BI"
     warp: str = "preset"  # preset, hr (warp the HR frame) or folded (warp at LR resolution)
     recurrence: str = "preset"  # preset, flow (FNet + warp) or hidden (flow-free hidden state)
     channels: int = 0  # 0: the preset's
@@ -129,8 +132,9 @@ class TrainConfig:
             raise ValueError(f"stage must be psnr or gan, got {self.stage!r}")
         if self.stage == "gan" and not self.init_from and not self.resume:
             raise ValueError("the gan stage starts from a PSNR model: pass --init-from RUN_DIR or WEIGHTS")
-        if self.degradation not in DEGRADATIONS:
-            raise ValueError(f"degradation must be one of {DEGRADATIONS}, got {self.degradation!r}")
+        for name in ("degradation", "val_degradation"):
+            if getattr(self, name) not in DEGRADATIONS:
+                raise ValueError(f"{name} must be one of {DEGRADATIONS}, got {getattr(self, name)!r}")
         if self.warp not in ("preset", "hr", "folded"):
             raise ValueError(f"warp must be preset, hr or folded, got {self.warp!r}")
         if self.recurrence not in ("preset", "flow", "hidden"):
@@ -233,16 +237,18 @@ def generator_step(
 
 @torch.no_grad()
 def validate(
-    model: FrameRecurrentGenerator, clips: list[tuple[str, torch.Tensor]], scale: int, samples: Path | None
+    model: FrameRecurrentGenerator,
+    clips: list[tuple[str, torch.Tensor, torch.Tensor]],
+    scale: int,
+    samples: Path | None,
 ) -> dict[str, Any]:
     """PSNR-Y, tOF, flicker, detail ratio and ERQA of the model, PSNR-Y of the model with its state
-    reset every frame (what the recurrence adds), and the same of bicubic, on the first frames of
-    each val clip."""
+    reset every frame (what the recurrence adds), and the same of bicubic, on (name, HR, LR) clips
+    (train.data.load_validation)."""
     model.eval()
     per_clip = {}
     device = next(model.parameters()).device
-    for index, (name, hr) in enumerate(clips):
-        lr = bicubic_downscale(hr, scale)  # (t, 3, h, w)
+    for index, (name, hr, lr) in enumerate(clips):
         out = model.forward_sequence(lr[None].to(device)).hr[0].clamp(0, 1).cpu()
         single = model.forward_sequence(lr[None].to(device), reset_every_frame=True).hr[0].clamp(0, 1).cpu()
         bic = F.interpolate(lr, scale_factor=scale, mode="bicubic", align_corners=False).clamp(0, 1)
@@ -382,7 +388,11 @@ def train(cfg: TrainConfig) -> None:
     if not train_paths or not val_paths:
         raise SystemExit(f"need training and validation clips: found {len(train_paths)} and {len(val_paths)}")
     clips = load_clips(train_paths, cache / "train", cfg.max_frames_per_clip)
-    val = load_validation(val_paths, cache / "val", cfg.val_frames, cfg.scale) if main_process else []
+    val = (
+        load_validation(val_paths, cache / "val", cfg.val_frames, cfg.scale, cfg.val_degradation)
+        if main_process
+        else []
+    )
     data = WindowDataset(
         clips,
         frames=cfg.frames,

@@ -9,6 +9,8 @@
   an optional light blur, a resize that may alias, optional camera sharpening, light noise, then
   H.264 at a random CRF. Real web, phone and old-film sources measure far less noise and blur
   than "real" produces, and are sharper than BI.
+- "mixed": "real" or "web", drawn per window with equal odds: one model for heavily degraded
+  camera footage and for lightly compressed web video.
 
 Frames are float RGB in [0, 1], shaped (t, 3, h, w) (or (..., 3, h, w) for BI/BD).
 """
@@ -24,8 +26,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-Degradation = Literal["BI", "BD", "real", "web"]
-DEGRADATIONS = ("BI", "BD", "real", "web")
+Degradation = Literal["BI", "BD", "real", "web", "mixed"]
+DEGRADATIONS = ("BI", "BD", "real", "web", "mixed")
 
 
 def crop_to_multiple(frames: torch.Tensor, multiple: int) -> torch.Tensor:
@@ -171,8 +173,9 @@ def degrade(
         return bicubic_downscale(hr, scale)
     if kind == "BD":
         return blur_downscale(hr, scale)
-    if kind == "real":
-        return realworld_downscale(hr, scale, rng if rng is not None else np.random.default_rng())
-    if kind == "web":
-        return web_downscale(hr, scale, rng if rng is not None else np.random.default_rng())
+    if kind in ("real", "web", "mixed"):
+        rng = rng if rng is not None else np.random.default_rng()
+        if kind == "mixed":
+            kind = "real" if rng.random() < 0.5 else "web"
+        return (realworld_downscale if kind == "real" else web_downscale)(hr, scale, rng)
     raise ValueError(f"degradation must be one of {', '.join(DEGRADATIONS)}, got {kind!r}")
