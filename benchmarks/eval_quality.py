@@ -2,7 +2,9 @@
 
 For every clip in --val-dir: HR = all decoded frames (cropped to a multiple of 2 x scale); LR = antialiased
 bicubic downscale by the model's scale, stored losslessly ("BI"), and the same LR compressed with H.264 CRF 23
-("BI+H264"). Each method upscales each LR; PSNR-Y / SSIM-Y (border = scale), tOF and flicker are computed
+("BI+H264"); with --settings also "real" and "web" (vsr.degradations' random camera/stream mixes, drawn with
+the seed 1000 + the clip's place in sorted order, as compare_temporal.py and training validation draw them:
+the same LR for every method and every run of the same --frames). Each method upscales each LR; PSNR-Y / SSIM-Y (border = scale), tOF and flicker are computed
 against HR. "model-per-frame" is the same model with its recurrent state reset on every frame.
 More models join the same table: `--also LABEL=WEIGHTS` runs with its state, `--single LABEL=WEIGHTS`
 with its state reset every frame (a single-frame model, e.g. one trained with --reset-state).
@@ -24,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from vsr.bench import save_result
-from vsr.degradations import bicubic_downscale, compress, crop_to_multiple
+from vsr.degradations import bicubic_downscale, compress, crop_to_multiple, degrade
 from vsr.engine.runner import Runner, RunnerSettings, resolve_dtype
 from vsr.frames import FrameBatch
 from vsr.metrics import SequenceScorer
@@ -92,7 +94,9 @@ def main() -> None:
         action="store_true",
         help="--model was trained single-frame (state reset): skip its run with the state kept",
     )
-    parser.add_argument("--settings", nargs="+", default=["BI", "BI+H264"], choices=["BI", "BI+H264"])
+    parser.add_argument(
+        "--settings", nargs="+", default=["BI", "BI+H264"], choices=["BI", "BI+H264", "real", "web"]
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
@@ -112,11 +116,16 @@ def main() -> None:
             methods.append(label)
     results: dict[str, dict] = {}
     start = time.time()
-    for clip in sorted(p for p in args.val_dir.iterdir() if p.is_file()):
+    for index, clip in enumerate(sorted(p for p in args.val_dir.iterdir() if p.is_file())):
         hr = crop_to_multiple(decode(clip, args.frames), 2 * scale)
         lr_bi = bicubic_downscale(hr, scale)
         for setting in args.settings:
-            lr = lr_bi if setting == "BI" else compress(lr_bi, "libx264", 23, preset="medium")
+            if setting == "BI":
+                lr = lr_bi
+            elif setting == "BI+H264":
+                lr = compress(lr_bi, "libx264", 23, preset="medium")
+            else:
+                lr = degrade(hr, scale, setting, np.random.default_rng(1000 + index))
             row = {}
             for method in methods:
                 if method == "bicubic":
