@@ -25,6 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from vsr import jod as jod_metric
 from vsr.bench import save_result
 from vsr.degradations import bicubic_downscale, compress, crop_to_multiple, degrade
 from vsr.engine.runner import Runner, RunnerSettings, resolve_dtype
@@ -37,6 +38,12 @@ def decode(path: Path, limit: int) -> torch.Tensor:
     with av.open(str(path)) as c:
         frames = [f.to_ndarray(format="rgb24") for _, f in zip(range(limit), c.decode(video=0), strict=False)]
     return torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float() / 255.0
+
+
+def frame_rate(path: Path) -> float:
+    with av.open(str(path)) as c:
+        rate = c.streams.video[0].average_rate or c.streams.video[0].guessed_rate
+    return float(rate) if rate else 25.0
 
 
 def to_u8(x: torch.Tensor) -> torch.Tensor:
@@ -97,8 +104,16 @@ def main() -> None:
     parser.add_argument(
         "--settings", nargs="+", default=["BI", "BI+H264"], choices=["BI", "BI+H264", "real", "web"]
     )
+    parser.add_argument(
+        "--jod-frames",
+        type=int,
+        default=0,
+        help="ColorVideoVDP JOD on the first N frames of each clip (0: none; needs vsr[jod], slow on CPU)",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    if args.jod_frames:
+        jod_metric.require()
 
     scales = {m.name: m.args.scale for m in shipped_models()}
     model, info = load_model(args.model, scales.get(args.model, 4))
@@ -144,6 +159,10 @@ def main() -> None:
                     erqa_stride=args.erqa_stride,
                 )
                 row[method] = scorer.add_sequence(sr, hr).summary()
+                if args.jod_frames:
+                    n = min(args.jod_frames, len(hr))
+                    u8 = [to_u8(x[:n]).permute(0, 2, 3, 1).numpy() for x in (sr, hr)]
+                    row[method]["jod"] = jod_metric.jod(*u8, fps=frame_rate(clip))
             results.setdefault(setting, {})[clip.stem] = row
             print(clip.stem, setting, {m: round(v["psnr_y"], 3) for m, v in row.items()}, flush=True)
 
@@ -151,7 +170,8 @@ def main() -> None:
         setting: {
             method: {
                 k: float(np.mean([c[method][k] for c in clips.values()]))
-                for k in ("psnr_y", "ssim_y", "tof", "flicker", "detail", "erqa")
+                for k in ("psnr_y", "ssim_y", "tof", "flicker", "detail", "erqa", "jod")
+                if all(k in c[method] for c in clips.values())
             }
             for method in methods
         }
@@ -171,17 +191,24 @@ def main() -> None:
             "flicker: mean |temporal luma difference error| (16-235 scale); "
             "detail: output / GT Laplacian energy of the luma (1 = GT's detail); "
             f"ERQA 1.1: F1 of Canny edges after global alignment (every {args.erqa_stride} frames)"
+            + (
+                f"; JOD: ColorVideoVDP {jod_metric.DISPLAY} on the first {args.jod_frames} frames"
+                if args.jod_frames
+                else ""
+            )
         ),
         "summary": summary,
         "clips": results,
     }
     for setting, rows in summary.items():
         print(f"\n{setting}: mean over {len(results[setting])} clips")
-        print(f"{'method':<24}{'PSNR-Y':>8}{'SSIM-Y':>8}{'tOF':>8}{'flicker':>9}{'detail':>8}{'ERQA':>8}")
+        print(
+            f"{'method':<24}{'PSNR-Y':>8}{'SSIM-Y':>8}{'tOF':>8}{'flicker':>9}{'detail':>8}{'ERQA':>8}{'JOD':>8}"
+        )
         for method, m in rows.items():
             print(
                 f"{method:<24}{m['psnr_y']:8.3f}{m['ssim_y']:8.4f}{m['tof']:8.3f}{m['flicker']:9.3f}"
-                f"{m['detail']:8.3f}{m['erqa']:8.4f}"
+                f"{m['detail']:8.3f}{m['erqa']:8.4f}{m.get('jod', float('nan')):8.3f}"
             )
     if args.json:
         save_result(args.json, **report)

@@ -621,7 +621,7 @@ def eval_(
     scale: Annotated[
         int, typer.Option("--scale", "-s", help="Scale (and border cropped for PSNR/SSIM).")
     ] = 4,
-    degradation: Annotated[str, typer.Option(help="With --model: BI, BD, real or web.")] = "BI",
+    degradation: Annotated[str, typer.Option(help="With --model: BI, BD, real, web or mixed.")] = "BI",
     frames: Annotated[int, typer.Option(help="Score at most this many frames (0 = all).")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     dtype: Annotated[str, typer.Option(help="auto, float32, bfloat16 or float16.")] = "auto",
@@ -632,9 +632,16 @@ def eval_(
     compare: Annotated[
         Path | None, typer.Option(help="PNG of centre crops side by side (middle frame).")
     ] = None,
+    jod: Annotated[
+        bool,
+        typer.Option(
+            "--jod",
+            help="Also ColorVideoVDP in JOD (needs vsr[jod]; keeps the frames in memory: see --frames).",
+        ),
+    ] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
-    """Quality metrics: PSNR-Y, SSIM-Y, tOF, flicker."""
+    """Quality metrics: PSNR-Y, SSIM-Y, tOF, flicker, detail ratio, ERQA (and JOD with --jod)."""
     from vsr.evaluate import EvalConfig, evaluate
 
     with _one_line_errors():
@@ -650,6 +657,7 @@ def eval_(
             json=json_path,
             plot=plot,
             compare=compare,
+            jod=jod,
             progress=progress,
         )
         report = evaluate(cfg)

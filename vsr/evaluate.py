@@ -16,12 +16,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from vsr import jod as jod_metric
 from vsr.degradations import DEGRADATIONS, crop_to_multiple, degrade
 from vsr.engine.runner import BicubicRunner, Runner, RunnerSettings, resolve_device, resolve_dtype
 from vsr.errors import BackendUnavailableError, InputError, OptionError
 from vsr.frames import FrameBatch
 from vsr.io.reader import VideoReader
-from vsr.metrics import SequenceScorer
+from vsr.metrics import SequenceScorer, rgb_u8
 from vsr.models.zoo import load_model
 
 
@@ -39,6 +40,7 @@ class EvalConfig:
     json: Path | None = None
     plot: Path | None = None
     compare: Path | None = None
+    jod: bool = False  # ColorVideoVDP too (vsr[jod]); keeps the scored frames in memory
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -62,6 +64,12 @@ class EvalReport:
     degradation: str | None
     frames: int = 0
     methods: dict[str, SequenceScorer] = field(default_factory=dict)
+    jod: dict[str, float] = field(default_factory=dict)  # method -> JOD, with --jod
+    kept: dict[str, list[np.ndarray]] | None = None  # uint8 RGB frames for JOD (method or "reference")
+
+    def keep(self, name: str, frame: torch.Tensor) -> None:
+        if self.kept is not None:
+            self.kept.setdefault(name, []).append(rgb_u8(frame))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -70,17 +78,22 @@ class EvalReport:
             "scale": self.scale,
             "degradation": self.degradation,
             "frames": self.frames,
-            "summary": {name: s.summary() for name, s in self.methods.items()},
+            "summary": {
+                name: s.summary() | ({"jod": self.jod[name]} if name in self.jod else {})
+                for name, s in self.methods.items()
+            },
             "per_frame": {name: {"psnr_y": s.psnr, "flicker": s.flicker} for name, s in self.methods.items()},
         }
 
     def table(self) -> str:
-        lines = [f"{'':<12}{'PSNR-Y':>9}{'SSIM-Y':>9}{'tOF':>9}{'flicker':>9}{'detail':>9}{'ERQA':>9}"]
+        jod = f"{'JOD':>9}" if self.jod else ""
+        lines = [f"{'':<12}{'PSNR-Y':>9}{'SSIM-Y':>9}{'tOF':>9}{'flicker':>9}{'detail':>9}{'ERQA':>9}{jod}"]
         for name, scorer in self.methods.items():
             m = scorer.summary()
+            jod = f"{self.jod[name]:9.3f}" if name in self.jod else ""
             lines.append(
                 f"{name:<12}{m['psnr_y']:9.3f}{m['ssim_y']:9.4f}{m['tof']:9.3f}{m['flicker']:9.3f}"
-                f"{m['detail']:9.3f}{m['erqa']:9.4f}"
+                f"{m['detail']:9.3f}{m['erqa']:9.4f}{jod}"
             )
         return "\n".join(lines)
 
@@ -117,6 +130,8 @@ def _score_pair(cfg: EvalConfig, report: EvalReport, compare_at: int, bar: tqdm)
                     f"{ref.shape[-1]}x{ref.shape[-2]}; they must be the same size"
                 )
             scorer.add(out, ref)
+            report.keep("output", out)
+            report.keep("reference", ref)
             if report.frames == compare_at:
                 snapshot = {"output": out, "reference": ref}
             report.frames += 1
@@ -149,6 +164,8 @@ def _score_model(cfg: EvalConfig, report: EvalReport, compare_at: int, bar: tqdm
         for i in range(hr.shape[0]):
             for name, out in outputs.items():
                 report.methods[name].add(out[i], hr[i])
+                report.keep(name, out[i])
+            report.keep("reference", hr[i])
             if report.frames == compare_at:
                 snapshot = {**{n: o[i] for n, o in outputs.items()}, "ground truth": hr[i]}
             report.frames += 1
@@ -200,15 +217,25 @@ def evaluate(cfg: EvalConfig) -> EvalReport:
         mode="model" if cfg.model else "pair",
         scale=cfg.scale,
         degradation=cfg.degradation if cfg.model else None,
+        kept={} if cfg.jod else None,
     )
     with VideoReader(cfg.reference) as reader:
         total = min(reader.info.frames, cfg.frames) if cfg.frames else reader.info.frames
+        rate = reader.info.rate
+    if cfg.jod:
+        if rate is None:
+            raise InputError(f"{str(cfg.reference)!r} has no frame rate: JOD needs one")
+        jod_metric.require()  # fail before decoding, not after
     bar = tqdm(total=total or None, disable=not cfg.progress, unit="frame", desc="eval")
     try:
         score = _score_pair if cfg.output is not None else _score_model
         snapshot = score(cfg, report, total // 2, bar)
     finally:
         bar.close()
+    if report.kept:
+        reference = np.stack(report.kept.pop("reference"))
+        for name in report.methods:
+            report.jod[name] = jod_metric.jod(np.stack(report.kept.pop(name)), reference, float(rate))
     if cfg.compare is not None and snapshot:
         save_crops(cfg.compare, snapshot)
     if cfg.json is not None:
