@@ -213,11 +213,12 @@ def main() -> None:
         for setting in args.settings:
             rng = np.random.default_rng(1000 + index)  # same LR for every method
             lr = degrade(hr, scale, "real" if setting == "real" else "BI", rng)
-            panels = {"ground truth": hr}
+            panels = {}
             for method, up in upscalers.items():
                 sr = up(lr, scale)
                 results[setting][method][clip.stem] = score(sr, hr, hr_flows, scale, args.ssim_stride)
                 panels[label(method)] = sr
+            panels["ground truth"] = hr  # last, as in the crops' captions: methods | GT
             row = {label(m): round(results[setting][m][clip.stem]["psnr_y"], 2) for m in args.methods}
             print(clip.stem, setting, row, flush=True)
             if args.picture and clip.stem == args.picture_clip:
@@ -225,12 +226,7 @@ def main() -> None:
                 picture(panels, crop_box(hr, 96), 96, path)
             if args.video and clip.stem == args.picture_clip:
                 path = args.video.with_name(f"{args.video.stem}_{setting}{args.video.suffix}")
-                side_by_side_video(
-                    {**{k: v for k, v in panels.items() if k != "ground truth"}, "ground truth": hr},
-                    crop_box(hr, 128),
-                    128,
-                    path,
-                )
+                side_by_side_video(panels, crop_box(hr, 128), 128, path)
     keys = ("psnr_y", "ssim_y", "tof", "flicker", "detail", "erqa")
     summary = {
         setting: {

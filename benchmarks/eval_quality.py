@@ -110,6 +110,8 @@ def main() -> None:
         default=0,
         help="ColorVideoVDP JOD on the first N frames of each clip (0: none; needs vsr[jod], slow on CPU)",
     )
+    parser.add_argument("--jod-methods", nargs="+", help="JOD of these methods only (default: all)")
+    parser.add_argument("--jod-settings", nargs="+", help="JOD in these settings only (default: all)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     if args.jod_frames:
@@ -159,7 +161,11 @@ def main() -> None:
                     erqa_stride=args.erqa_stride,
                 )
                 row[method] = scorer.add_sequence(sr, hr).summary()
-                if args.jod_frames:
+                if (
+                    args.jod_frames
+                    and method in (args.jod_methods or methods)
+                    and setting in (args.jod_settings or args.settings)
+                ):
                     n = min(args.jod_frames, len(hr))
                     u8 = [to_u8(x[:n]).permute(0, 2, 3, 1).numpy() for x in (sr, hr)]
                     row[method]["jod"] = jod_metric.jod(*u8, fps=frame_rate(clip))
