@@ -4,8 +4,9 @@ temporal profiles and (--video) a side-by-side video of the same crops over time
 
 Methods: "bicubic"; a model name or .safetensors path (run recurrently, as vsr does); NAME@per-frame
 (the same model with its state reset on every frame: a per-frame upscaler). Settings: "BI"
-(bicubic x4 downscale, lossless) and "real" (the training "real" degradation: blur, resize, noise,
-H.264/H.265, twice; seeded per clip, so every method sees the same LR).
+(bicubic x4 downscale, lossless), "BI+H264" (that LR through libx264 CRF 23), and "real" / "web"
+(the training degradations; "real": blur, resize, noise, H.264/H.265, twice; seeded per clip, so
+every method sees the same LR).
 
     python benchmarks/compare_temporal.py --json benchmarks/results/temporal_comparison.json \\
         --picture benchmarks/results/temporal_comparison.png --video benchmarks/results/temporal_comparison.mp4
@@ -25,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from vsr.bench import save_result
-from vsr.degradations import crop_to_multiple, degrade
+from vsr.degradations import compress, crop_to_multiple, degrade
 from vsr.engine.runner import Runner, RunnerSettings, resolve_dtype
 from vsr.frames import FrameBatch
 from vsr.metrics import (
@@ -43,11 +44,12 @@ from vsr.models.zoo import load_model
 
 DEFAULT_METHODS = [
     "bicubic",
-    "fast-x4@per-frame",
     "fast-x4",
-    "benchmarks/models/gan-x4-ablation.safetensors",
+    "quality-x4",
     "gan-x4",
+    "benchmarks/models/gan-x4-v1.safetensors",
     "real-x4",
+    "benchmarks/models/real-x4-v1.safetensors",
 ]
 
 
@@ -190,7 +192,9 @@ def side_by_side_video(panels: dict[str, torch.Tensor], box: tuple[int, int], si
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--methods", nargs="+", default=DEFAULT_METHODS)
-    parser.add_argument("--settings", nargs="+", default=["BI", "real"])
+    parser.add_argument(
+        "--settings", nargs="+", default=["BI", "real"], choices=["BI", "BI+H264", "real", "web"]
+    )
     parser.add_argument("--val-dir", type=Path, default=Path("../shared/data/val"))
     parser.add_argument("--frames", type=int, default=40, help="first N frames of each clip")
     parser.add_argument("--ssim-stride", type=int, default=4)
@@ -212,7 +216,10 @@ def main() -> None:
         hr_flows = [farneback_flow(gray_u8(y_hr[i - 1]), gray_u8(y_hr[i])) for i in range(1, len(y_hr))]
         for setting in args.settings:
             rng = np.random.default_rng(1000 + index)  # same LR for every method
-            lr = degrade(hr, scale, "real" if setting == "real" else "BI", rng)
+            if setting == "BI+H264":  # the BI LR through libx264 CRF 23, as eval_quality.py makes it
+                lr = compress(degrade(hr, scale, "BI"), "libx264", 23, preset="medium")
+            else:
+                lr = degrade(hr, scale, setting, rng)
             panels = {}
             for method, up in upscalers.items():
                 sr = up(lr, scale)

@@ -25,17 +25,19 @@ def training_hours(log_path: Path) -> float:
 
 def metrics_table(report: dict) -> str:
     """A markdown table of report['summary'][setting][method] -> PSNR-Y, SSIM-Y, tOF, flicker, and
-    the detail ratio and ERQA where the report has them (reports before they existed do not)."""
+    the detail ratio, ERQA and JOD where the report has them (reports before they existed do not)."""
+    jod = any("jod" in m for methods in report["summary"].values() for m in methods.values())
     rows = [
-        "| LR input | method | PSNR-Y (dB) | SSIM-Y | tOF | flicker | detail | ERQA |",
-        "|---|---|---|---|---|---|---|---|",
+        "| LR input | method | PSNR-Y (dB) | SSIM-Y | tOF | flicker | detail | ERQA |"
+        + (" JOD |" if jod else ""),
+        "|---|---|---|---|---|---|---|---|" + ("---|" if jod else ""),
     ]
     for setting, methods in report["summary"].items():
         for method, m in methods.items():
-            detail, erqa = (f"{m[k]:.3f}" if k in m else "-" for k in ("detail", "erqa"))
+            detail, erqa, jod_value = (f"{m[k]:.3f}" if k in m else "-" for k in ("detail", "erqa", "jod"))
             rows.append(
                 f"| {setting} | {method} | {m['psnr_y']:.3f} | {m['ssim_y']:.4f} | {m['tof']:.3f} "
-                f"| {m['flicker']:.3f} | {detail} | {erqa} |"
+                f"| {m['flicker']:.3f} | {detail} | {erqa} |" + (f" {jod_value} |" if jod else "")
             )
     return "\n".join(rows)
 
@@ -90,9 +92,21 @@ def stage_text(config: dict, flow: bool = True) -> str:
         f"{config['adv_weight']} x adversarial ({d} discriminator, {config['d_channels']} ch, lr {config['d_lr']})"
     )
     parts.append(f"{config['fm_weight']} x feature matching")
+    if config.get("freq_weight"):
+        parts.append(f"{config['freq_weight']} x frequency (2-D spectrum L1)")
+    if config.get("ldl_weight"):
+        parts.append(f"{config['ldl_weight']} x LDL artifact map")
+    extras = []
+    if config.get("usm"):
+        extras.append(f"pixel, frequency and LDL targets unsharp-masked (amount {config['usm']})")
+    if config.get("d_detail_gain"):
+        extras.append(f"D sees the detail above bicubic x {config['d_detail_gain']}")
+    if config.get("adv_warmup"):
+        extras.append(f"adversarial and feature matching faded in over {config['adv_warmup']} iterations")
     return (
         f"gan, initialised from `{config['init_from']}`: "
         + " + ".join(parts)
+        + "".join(f"; {e}" for e in extras)
         + f"; EMA {config['ema']} of G (exported)"
     )
 
@@ -160,7 +174,8 @@ def render(
             "(never used for training). " + quality["metrics"] + ".",
             f'Model run in {quality["dtype"]} (the CPU default). "model-per-frame" is the same model with its '
             "recurrent state reset on every frame (no temporal information); BI+H264 is the BI input "
-            "compressed with libx264 CRF 23 (preset medium).",
+            "compressed with libx264 CRF 23 (preset medium); real and web are vsr.degradations' camera/stream "
+            "mixes drawn with the seed 1000 + the clip's place in sorted order (the fixed `real` validation set).",
             "",
             metrics_table(quality),
             "",

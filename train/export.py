@@ -46,6 +46,7 @@ def export(run_dir: Path, name: str, out_dir: Path = WEIGHTS_DIR, use_ema: bool 
         "train_data": cfg["train_dir"],
         "val_data": cfg["val_dir"],
         "val_frames_per_clip": cfg["val_frames"],
+        "val_degradation": cfg.get("val_degradation", "BI"),
         "val_psnr_y": val.get("val_psnr_y"),
         "val_bicubic_psnr_y": val.get("val_bicubic_psnr_y"),
         "val_iter": val.get("iter"),
