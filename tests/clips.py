@@ -184,3 +184,20 @@ def make_damaged_clip(path: Path, *, frames: int = 48, damaged: tuple[int, ...] 
             mux(video.encode(frame))
         mux(video.encode(None))
     return path
+
+
+def write_lossless_rgb(path: Path, frames: np.ndarray, rate: int = 25) -> Path:
+    """(t, h, w, 3) uint8 RGB frames kept exactly: FFV1 in bgr0."""
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("ffv1", rate=rate)
+        s.width, s.height, s.pix_fmt = frames.shape[2], frames.shape[1], "bgr0"
+        for i, image in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24").reformat(
+                format="bgr0"
+            )
+            frame.pts = i
+            for p in s.encode(frame):
+                out.mux(p)
+        for p in s.encode(None):
+            out.mux(p)
+    return path

@@ -6,12 +6,11 @@ import json
 import math
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from tests.clips import make_clip
+from tests.clips import make_clip, write_lossless_rgb
 from vsr.cli import app
 
 
@@ -19,19 +18,9 @@ def _constant_video(
     path: Path, rgb: tuple[int, int, int], frames: int = 4, size: tuple[int, int] = (32, 24)
 ) -> Path:
     """Lossless RGB (FFV1, bgr0) frames of one colour."""
-    with av.open(str(path), "w") as out:
-        s = out.add_stream("ffv1", rate=25)
-        s.width, s.height, s.pix_fmt = size[0], size[1], "bgr0"
-        image = np.empty((size[1], size[0], 3), np.uint8)
-        image[:] = rgb
-        for i in range(frames):
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="bgr0")
-            frame.pts = i
-            for p in s.encode(frame):
-                out.mux(p)
-        for p in s.encode(None):
-            out.mux(p)
-    return path
+    image = np.empty((frames, size[1], size[0], 3), np.uint8)
+    image[:] = rgb
+    return write_lossless_rgb(path, image)
 
 
 def _eval(*args: str) -> tuple[int, str, str]:

@@ -11,12 +11,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from tests.clips import pattern
+from tests.clips import pattern, write_lossless_rgb
 from vsr.cli import app
 
 HAVE_CVVDP = importlib.util.find_spec("pycvvdp") is not None
@@ -27,21 +26,6 @@ def _frames(n: int = 12, width: int = 128, height: int = 96, noise: float = 0.0,
     rng = np.random.default_rng(seed)
     clean = np.stack([pattern(i, width, height) for i in range(n)]).astype(np.float32)
     return np.clip(clean + rng.normal(0, noise, clean.shape), 0, 255).round().astype(np.uint8)
-
-
-def _write_lossless(path: Path, frames: np.ndarray) -> Path:
-    """RGB frames kept exactly: FFV1 in bgr0."""
-    with av.open(str(path), "w") as out:
-        s = out.add_stream("ffv1", rate=25)
-        s.width, s.height, s.pix_fmt = frames.shape[2], frames.shape[1], "bgr0"
-        for i, image in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="bgr0")
-            frame.pts = i
-            for p in s.encode(frame):
-                out.mux(p)
-        for p in s.encode(None):
-            out.mux(p)
-    return path
 
 
 @needs_cvvdp
@@ -62,8 +46,8 @@ def test_vsr_eval_jod_matches_the_cvvdp_command(tmp_path: Path) -> None:
     cli = shutil.which("cvvdp", path=str(Path(sys.executable).parent))
     if cli is None or shutil.which("ffmpeg") is None:
         pytest.skip("the cvvdp command needs its script and the ffmpeg binary")
-    ref = _write_lossless(tmp_path / "ref.mkv", _frames())
-    out = _write_lossless(tmp_path / "out.mkv", _frames(noise=6, seed=1))
+    ref = write_lossless_rgb(tmp_path / "ref.mkv", _frames())
+    out = write_lossless_rgb(tmp_path / "out.mkv", _frames(noise=6, seed=1))
     result = CliRunner().invoke(
         app,
         ["eval", str(out), "--ref", str(ref), "--jod", "--json", str(tmp_path / "r.json"), "--no-progress"],
@@ -95,7 +79,7 @@ def test_vsr_eval_jod_matches_the_cvvdp_command(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(HAVE_CVVDP, reason="checks the message shown without ColorVideoVDP")
 def test_jod_without_the_extra_is_one_clear_line(tmp_path: Path) -> None:
-    clip = _write_lossless(tmp_path / "a.mkv", _frames(n=3))
+    clip = write_lossless_rgb(tmp_path / "a.mkv", _frames(n=3))
     result = CliRunner().invoke(app, ["eval", str(clip), "--ref", str(clip), "--jod", "--no-progress"])
     assert result.exit_code == 1
     assert result.stderr.count("\n") == 1 and "vsr[jod]" in result.stderr
