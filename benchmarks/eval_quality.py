@@ -135,6 +135,7 @@ def main() -> None:
     start = time.time()
     for index, clip in enumerate(sorted(p for p in args.val_dir.iterdir() if p.is_file())):
         hr = crop_to_multiple(decode(clip, args.frames), 2 * scale)
+        fps = frame_rate(clip) if args.jod_frames else 0.0
         lr_bi = bicubic_downscale(hr, scale)
         for setting in args.settings:
             if setting == "BI":
@@ -168,7 +169,7 @@ def main() -> None:
                 ):
                     n = min(args.jod_frames, len(hr))
                     u8 = [to_u8(x[:n]).permute(0, 2, 3, 1).numpy() for x in (sr, hr)]
-                    row[method]["jod"] = jod_metric.jod(*u8, fps=frame_rate(clip))
+                    row[method]["jod"] = jod_metric.jod(*u8, fps=fps)
             results.setdefault(setting, {})[clip.stem] = row
             print(clip.stem, setting, {m: round(v["psnr_y"], 3) for m, v in row.items()}, flush=True)
 
