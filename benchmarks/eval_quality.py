@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from vsr import jod as jod_metric
 from vsr.bench import save_result
 from vsr.degradations import bicubic_downscale, compress, crop_to_multiple, degrade
+from vsr.engine.backends import backend_dtype, make_generator
 from vsr.engine.runner import Runner, RunnerSettings, resolve_dtype
 from vsr.frames import FrameBatch
 from vsr.metrics import SequenceScorer
@@ -79,6 +80,11 @@ def main() -> None:
     parser.add_argument("--val-dir", type=Path, default=Path("../shared/data/val"))
     parser.add_argument("--frames", type=int, default=10_000, help="at most this many frames per clip")
     parser.add_argument("--dtype", default="auto")
+    parser.add_argument(
+        "--backend",
+        default="eager",
+        help="runtime of --model (e.g. openvino-int8); --also/--single run eager",
+    )
     parser.add_argument("--ssim-stride", type=int, default=2, help="SSIM on every Nth frame")
     parser.add_argument("--tof-stride", type=int, default=2, help="tOF on every Nth frame pair")
     parser.add_argument("--erqa-stride", type=int, default=2, help="ERQA on every Nth frame (0: none)")
@@ -122,7 +128,9 @@ def main() -> None:
     scale = model.scale
     device = torch.device("cpu")
     dtype = resolve_dtype(args.dtype, device)
-    runner = Runner(model, RunnerSettings(device=device, dtype=dtype))
+    runner_dtype = backend_dtype(args.dtype, device, args.backend)
+    step = make_generator(model, args.backend, device, runner_dtype)
+    runner = Runner(step, RunnerSettings(device=device, dtype=runner_dtype))
     methods = ["bicubic", "lanczos", "model-per-frame"] + ([] if args.per_frame_only else ["model"])
     extra: dict[str, tuple[Runner, bool]] = {}  # label -> (runner, reset every frame)
     for values, per_frame in ((args.also, False), (args.single, True)):
@@ -187,6 +195,7 @@ def main() -> None:
     report = {
         "model": args.model,
         "model_info": info,
+        "backend": args.backend,
         "also": args.also,
         "single": args.single,
         "dtype": str(runner.settings.dtype).removeprefix("torch."),

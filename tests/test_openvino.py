@@ -1,22 +1,32 @@
-"""--backend openvino against eager PyTorch, on real frames through the recurrence."""
+"""--backend openvino and openvino-int8 against eager PyTorch, on real frames through the recurrence."""
 
 from __future__ import annotations
 
+import sys
+from fractions import Fraction
 from pathlib import Path
 
+import av
+import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from typer.testing import CliRunner
 
 from tests.clips import make_clip, moving_batch, pattern
 from vsr.cli import app
+from vsr.degradations import bicubic_downscale, crop_to_multiple
 from vsr.engine.backends import backend_dtype, build_runner
 from vsr.engine.runner import StreamState
-from vsr.errors import OptionError
+from vsr.errors import BackendUnavailableError, OptionError
+from vsr.frames import FrameBatch
+from vsr.metrics import psnr_y
 from vsr.models.zoo import load_model
 
 pytest.importorskip("openvino", reason="the [openvino] extra is not installed")
 from vsr.engine.openvino import OpenVinoGenerator  # noqa: E402
+
+SAMPLE = Path(__file__).parent.parent / "samples" / "city_320x180.mp4"
 
 
 @pytest.fixture(autouse=True)
@@ -63,3 +73,65 @@ def test_openvino_options_and_cli(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "5 frames" in result.stderr
+
+
+# --- openvino-int8: NNCF post-training quantization, calibrated on the shipped frames ---
+
+
+def _sample_gt(frames: int) -> torch.Tensor:
+    """The first frames of samples/ as (t, 3, h, w) in [0, 1], cropped to a multiple of 16."""
+    with av.open(str(SAMPLE)) as c:
+        images = [
+            f.to_ndarray(format="rgb24") for _, f in zip(range(frames), c.decode(video=0), strict=False)
+        ]
+    return crop_to_multiple(torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 255, 16)
+
+
+def _upscale(runner, lr: torch.Tensor) -> torch.Tensor:
+    data = (lr * 255).round().byte().permute(0, 2, 3, 1).contiguous()
+    out = runner.upscale(FrameBatch(data, tuple(range(len(data))), Fraction(1, 25))).data
+    return out.permute(0, 3, 1, 2).float() / 255
+
+
+def _mean_psnr_y(sr: torch.Tensor, gt: torch.Tensor) -> float:
+    return float(np.mean([psnr_y(a, b, border=4) for a, b in zip(sr, gt, strict=True)]))
+
+
+def test_openvino_int8_keeps_fp32_quality(tmp_path: Path) -> None:
+    """int8 against the ground truth (BI x4 of the sample), through the recurrence: within 0.05 dB
+    PSNR-Y of eager fp32, and still above bicubic. The int8 graph is cached on disk."""
+    pytest.importorskip("nncf", reason="the [int8] extra is not installed")
+    gt = _sample_gt(16)
+    lr = bicubic_downscale(gt, 4)
+    eager, _ = build_runner("fast-x4", 4, backend="eager", dtype="float32")
+    int8, _ = build_runner("fast-x4", 4, backend="openvino-int8")
+    assert isinstance(int8.model, OpenVinoGenerator) and int8.model.int8
+    fp32_db, int8_db = _mean_psnr_y(_upscale(eager, lr), gt), _mean_psnr_y(_upscale(int8, lr), gt)
+    bicubic_db = _mean_psnr_y(F.interpolate(lr, scale_factor=4, mode="bicubic").clamp(0, 1), gt)
+    assert abs(int8_db - fp32_db) <= 0.05, (int8_db, fp32_db)
+    assert int8_db > bicubic_db + 0.3  # as the shipped model must (test_quality.py)
+    assert len(list((tmp_path / "cache" / "openvino-int8").glob("*.xml"))) == 1
+
+
+def test_openvino_int8_on_bright_and_other_sizes() -> None:
+    """Calibration is resized to each input size and covers bright pictures: a bright, inverted
+    pattern at another size stays within 40 dB (8-bit RGB) of eager fp32 through the recurrence."""
+    pytest.importorskip("nncf", reason="the [int8] extra is not installed")
+    moving = moving_batch(5, 76, 44, seed=3)
+    frames = FrameBatch(255 - moving.data, moving.pts, moving.time_base)
+    eager, _ = build_runner("fast-x4", 4, backend="eager", dtype="float32")
+    int8, _ = build_runner("fast-x4", 4, backend="openvino-int8", dtype="float32")
+    a, b = eager.upscale(frames).data.float(), int8.upscale(frames).data.float()
+    mse = float(((a - b) ** 2).mean())
+    assert 10 * np.log10(255**2 / mse) > 40
+
+
+def test_openvino_int8_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    model, _ = load_model("fast-x4", 4)
+    with pytest.raises(OptionError, match="runs in float32"):
+        OpenVinoGenerator(model, torch.device("cpu"), torch.bfloat16, int8=True)
+    with pytest.raises(OptionError, match="float32"):
+        backend_dtype("bfloat16", torch.device("cpu"), "openvino-int8")
+    monkeypatch.setitem(sys.modules, "nncf", None)  # as if the [int8] extra were not installed
+    with pytest.raises(BackendUnavailableError, match=r"vsr\[int8\]"):
+        OpenVinoGenerator(model, torch.device("cpu"), torch.float32, int8=True)

@@ -45,8 +45,8 @@ Backend = Annotated[
         help="auto (on a CPU: the fastest installed runtime, measured once per CPU, model and size for "
         "inputs of 1000+ frames and cached; compile is a candidate from 2000 frames; elsewhere eager), "
         "eager (PyTorch), compile "
-        "(torch.compile), ort (ONNX Runtime, fp32), openvino (OpenVINO, CPU, the [openvino] extra) "
-        "or trt (Torch-TensorRT, NVIDIA, the [trt] extra)."
+        "(torch.compile), ort (ONNX Runtime, fp32), openvino (OpenVINO, CPU, the [openvino] extra), "
+        "openvino-int8 (OpenVINO after NNCF int8 quantization, CPU, the [int8] extra) or trt (Torch-TensorRT, NVIDIA, the [trt] extra)."
     ),
 ]
 

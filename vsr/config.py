@@ -9,6 +9,7 @@ from vsr.errors import OptionError
 
 CODEC_DEFAULT = "libx264"
 COLOUR = ("auto", "device", "swscale")
+BACKENDS = ("auto", "eager", "compile", "ort", "openvino", "openvino-int8", "trt")
 
 
 @dataclass(frozen=True)
@@ -42,10 +43,8 @@ class UpscaleConfig:
         object.__setattr__(self, "output", Path(self.output))
         if self.scale not in (2, 3, 4):
             raise OptionError(f"--scale must be 2, 3 or 4, got {self.scale}")
-        if self.backend not in ("auto", "eager", "compile", "ort", "openvino", "trt"):
-            raise OptionError(
-                f"--backend must be auto, eager, compile, ort, openvino or trt, got {self.backend!r}"
-            )
+        if self.backend not in BACKENDS:
+            raise OptionError(f"--backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
         if self.batch < 1:
             raise OptionError(f"--batch must be at least 1, got {self.batch}")
         if self.crf is not None and not 0 <= self.crf <= 63:

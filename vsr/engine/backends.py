@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from vsr.config import BACKENDS
 from vsr.engine.runner import BicubicRunner, Runner, RunnerSettings, resolve_device, resolve_dtype
 from vsr.errors import BackendUnavailableError, OptionError
 from vsr.models.generator import FrameRecurrentGenerator, State, hr_frame, initial_state
@@ -32,7 +33,6 @@ from vsr.models.zoo import BICUBIC, load_model
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("auto", "eager", "compile", "ort", "openvino", "trt")
 # `auto` compiles on the CPU for inputs at least this long. Measured on the 2-core CI machine
 # (benchmarks/results/speed_backends_cpu.json): torch.compile saves ~7 ms per frame end to end at
 # 320x180 -> 1280x720 (28.2 -> 34.8 fps) and costs ~13 s the first time (cold Inductor cache)
@@ -297,10 +297,10 @@ def make_generator(
         if dtype != torch.float32:
             raise OptionError("--backend ort runs in float32; pass --dtype float32")
         return OrtGenerator(model, device)
-    if backend == "openvino":
+    if backend in ("openvino", "openvino-int8"):
         from vsr.engine.openvino import OpenVinoGenerator
 
-        return OpenVinoGenerator(model, device, dtype)
+        return OpenVinoGenerator(model, device, dtype, int8=backend == "openvino-int8")
     if backend == "trt":
         from vsr.engine.tensorrt import TrtGenerator
 
@@ -321,6 +321,10 @@ def backend_dtype(name: str, device: torch.device, backend: str) -> torch.dtype:
     if backend == "ort":
         if name not in ("auto", "float32"):
             raise OptionError(f"--backend ort runs in float32, not {name}")
+        return torch.float32
+    if backend == "openvino-int8":
+        if name not in ("auto", "float32"):
+            raise OptionError(f"--backend openvino-int8 runs int8 with float32 around it, not {name}")
         return torch.float32
     if backend == "trt" and name == "auto":
         return torch.float16
