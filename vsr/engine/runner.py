@@ -330,8 +330,15 @@ class BicubicRunner(_DeviceFrames):
         pass
 
     def _on_host(self, frames: torch.Tensor, layout: str) -> torch.Tensor | None:
-        """OpenCV's bicubic of integer RGB frames on the CPU; None where PyTorch does it."""
-        if self.device.type != "cpu" or layout != "rgb" or frames.device.type != "cpu":
+        """OpenCV's bicubic of integer RGB frames, or of the planes of 4:2:0 frames whose matrix
+        does not change, on the CPU; None where PyTorch does it."""
+        if self.device.type != "cpu" or frames.device.type != "cpu":
+            return None
+        if layout == "yuv420p":
+            if self.colour is None or self.colour.input != self.colour.output:
+                return None
+            return self._planes(frames)
+        if layout != "rgb":
             return None
         n, h, w, _ = frames.shape
         size = (w * self.scale, h * self.scale)
@@ -339,6 +346,28 @@ class BicubicRunner(_DeviceFrames):
         out = np.empty((n, size[1], size[0], 3), dtype=images.dtype)
         for i in range(n):
             cv2.resize(images[i], size, dst=out[i], interpolation=cv2.INTER_CUBIC)
+        return torch.from_numpy(out)
+
+    def _planes(self, frames: torch.Tensor) -> torch.Tensor:
+        """(n, h*3/2, w) yuv420p -> (n, H*3/2, W): each plane resized on its own, as FFmpeg's
+        scale filter does; no conversion to RGB and back (which costs two chroma resamplings)."""
+        n, rows, w = frames.shape
+        h, s = rows * 2 // 3, self.scale
+        images = frames.numpy()
+        out = np.empty((n, h * s * 3 // 2, w * s), dtype=np.uint8)
+        luma, chroma = h * w, (h // 2) * (w // 2)
+        big_luma, big_chroma = luma * s * s, chroma * s * s
+        for i in range(n):
+            src, dst = images[i].reshape(-1), out[i].reshape(-1)
+            cv2.resize(
+                src[:luma].reshape(h, w), (w * s, h * s), dst=dst[:big_luma].reshape(h * s, w * s),
+                interpolation=cv2.INTER_CUBIC,
+            )  # fmt: skip
+            for k in range(2):
+                plane = src[luma + k * chroma : luma + (k + 1) * chroma].reshape(h // 2, w // 2)
+                at = big_luma + k * big_chroma
+                target = dst[at : at + big_chroma].reshape(h * s // 2, w * s // 2)
+                cv2.resize(plane, (w * s // 2, h * s // 2), dst=target, interpolation=cv2.INTER_CUBIC)
         return torch.from_numpy(out)
 
     @torch.inference_mode()

@@ -63,7 +63,7 @@ class UpscaleReport:
     scene_cuts: int
     damage: Damage = field(default_factory=Damage)
     resumed: int = 0  # frames a --resume run found finished in its journal
-    colour: str = "swscale"  # where YUV<->RGB ran: swscale, or device
+    colour: str = "swscale"  # where YUV<->RGB ran: swscale, device, or planes (4:2:0 resized as is)
     hwaccel: str | None = None  # FFmpeg's hardware decoder, where one decoded (cuda: NVDEC)
     backend: str = ""  # the runtime that ran the model (what --backend auto chose)
 
@@ -74,9 +74,8 @@ class UpscaleReport:
     def summary(self) -> str:
         (w, h), (ow, oh) = self.input_size, self.output_size
         resumed = f" ({self.resumed} resumed)" if self.resumed else ""
-        notes = (", colour on the device" if self.colour == "device" else "") + (
-            f", decoded by {self.hwaccel}" if self.hwaccel else ""
-        )
+        colour = {"device": ", colour on the device", "planes": ", 4:2:0 planes resized"}
+        notes = colour.get(self.colour, "") + (f", decoded by {self.hwaccel}" if self.hwaccel else "")
         return (
             f"{self.frames} frames{resumed} {w}x{h} -> {ow}x{oh} in {self.seconds:.1f} s ({self.fps:.1f} fps), "
             f"model {self.model} on {self.device} ({self.dtype}{notes})"
@@ -112,11 +111,20 @@ def colour_on_device(colour: str, device: torch.device) -> bool:
 
 
 def colour_plan(
-    cfg: UpscaleConfig, info: VideoInfo, device: torch.device, settings: EncodeSettings, out_height: int
+    cfg: UpscaleConfig,
+    info: VideoInfo,
+    device: torch.device,
+    settings: EncodeSettings,
+    out_height: int,
+    planes: bool = False,
 ) -> ColourPlan | None:
     """Convert YUV<->RGB on the model's device where input and output are 8-bit 4:2:0 with a
-    known matrix; None: swscale converts on the CPU."""
-    if not colour_on_device(cfg.colour, device):
+    known matrix; None: swscale converts on the CPU.
+
+    `planes` (bicubic on the CPU): with --colour auto, keep 4:2:0 end to end where the input and
+    output matrices are the same, and let the runner resize the planes (no RGB at all)."""
+    wanted = colour_on_device(cfg.colour, device) or (planes and cfg.colour == "auto")
+    if not wanted:
         return None
     pix_fmt, out_info = output_pix_fmt(info, out_height, settings)
     why = None
@@ -132,10 +140,20 @@ def colour_plan(
         if cfg.colour == "device":
             log.warning("--colour device: %s, so swscale converts instead", why)
         return None
-    return ColourPlan(
+    plan = ColourPlan(
         YuvMatrix.from_tags(info.colorspace, info.color_range),
         YuvMatrix.from_tags(out_info.colorspace, out_info.color_range),
     )
+    if planes and cfg.colour == "auto" and plan.input != plan.output:
+        return None  # a matrix change needs RGB in between: swscale's
+    return plan
+
+
+def colour_label(runner: Runner | BicubicRunner) -> str:
+    """Where the colour work of a run happened, for its report."""
+    if runner.colour is None:
+        return "swscale"
+    return "planes" if isinstance(runner, BicubicRunner) and runner.device.type == "cpu" else "device"
 
 
 def decode_hwaccel(setting: str, device: torch.device) -> tuple[str | None, bool]:
@@ -200,7 +218,8 @@ def prepare_job(cfg: UpscaleConfig, reader: VideoReader, runner: Runner | Bicubi
         batch = fit_batch_gpu(out_w, out_h, batch, free)
     runner.reset()  # a runner reused across files (vsr batch on Ray) carries nothing over
     runner.scene_cuts = 0
-    plan = colour_plan(cfg, vi, runner.device, settings, out_h)
+    planes = isinstance(runner, BicubicRunner) and runner.device.type == "cpu"
+    plan = colour_plan(cfg, vi, runner.device, settings, out_h, planes=planes)
     runner.convert_on_device(plan)
     if plan is not None:
         reader.layout = "yuv420p"
@@ -255,7 +274,7 @@ def upscale_file(
         scene_cuts=runner.scene_cuts,
         damage=job.damage,
         resumed=job.resumed,
-        colour="swscale" if job.runner.colour is None else "device",
+        colour=colour_label(job.runner),
         hwaccel=reader.hwaccel,
         backend=getattr(runner, "backend", ""),
     )
