@@ -46,7 +46,8 @@ Backend = Annotated[
         "inputs of 1000+ frames and cached; compile is a candidate from 2000 frames; elsewhere eager), "
         "eager (PyTorch), compile "
         "(torch.compile), ort (ONNX Runtime, fp32), openvino (OpenVINO, CPU, the [openvino] extra), "
-        "openvino-int8 (OpenVINO after NNCF int8 quantization, CPU, the [int8] extra) or trt (Torch-TensorRT, NVIDIA, the [trt] extra)."
+        "openvino-int8 (OpenVINO after NNCF int8 quantization, CPU, the [int8] extra) "
+        "or trt (Torch-TensorRT, NVIDIA, the [trt] extra)."
     ),
 ]
 

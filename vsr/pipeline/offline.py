@@ -153,7 +153,8 @@ def colour_label(runner: Runner | BicubicRunner) -> str:
     """Where the colour work of a run happened, for its report."""
     if runner.colour is None:
         return "swscale"
-    return "planes" if isinstance(runner, BicubicRunner) and runner.device.type == "cpu" else "device"
+    planes = isinstance(runner, BicubicRunner) and runner.device.type == "cpu"
+    return "planes" if planes and runner.colour.input == runner.colour.output else "device"
 
 
 def decode_hwaccel(setting: str, device: torch.device) -> tuple[str | None, bool]:
