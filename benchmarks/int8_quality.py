@@ -15,34 +15,18 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
-import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.eval_quality import decode  # noqa: E402
+from benchmarks.eval_quality import decode, upscale_model  # noqa: E402
 from vsr.bench import save_result  # noqa: E402
 from vsr.degradations import bicubic_downscale, compress, crop_to_multiple  # noqa: E402
 from vsr.engine.backends import build_runner  # noqa: E402
-from vsr.frames import FrameBatch  # noqa: E402
 from vsr.metrics import psnr_y  # noqa: E402
-
-
-def upscale(runner, lr: torch.Tensor) -> torch.Tensor:
-    """(t, 3, h, w) in [0, 1] -> (t, 3, H, W) 8-bit values in [0, 1], one sequence, state carried."""
-    runner.reset()
-    data = (lr.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).contiguous()
-    out = [
-        runner.upscale(
-            FrameBatch(data[i : i + 8], tuple(range(i, i + len(data[i : i + 8]))), Fraction(1, 25))
-        ).data
-        for i in range(0, len(data), 8)
-    ]
-    return torch.cat(out).permute(0, 3, 1, 2).float() / 255
 
 
 def main() -> None:
@@ -65,7 +49,7 @@ def main() -> None:
         for setting, lr in (("BI", lr_bi), ("BI+H264", compress(lr_bi, "libx264", 23, preset="medium"))):
             row = {}
             for backend, runner in runners.items():
-                sr = upscale(runner, lr)
+                sr = upscale_model(runner, lr, per_frame=False)
                 row[backend] = float(
                     np.mean([psnr_y(a, b, border=scale) for a, b in zip(sr, hr, strict=True)])
                 )
