@@ -144,6 +144,29 @@ def test_validation_split_is_deterministic(tmp_path: Path) -> None:
     assert split_clips(paths[:2])[1]  # even two clips give one to validation
 
 
+def test_clip_cache_survives_a_fresh_copy_and_drops_stale_entries(tmp_path: Path) -> None:
+    """Data folders copied afresh (new mtimes) must hit the cache; new content must replace,
+    not pile up beside, a clip's old entry."""
+    import os
+    import shutil
+
+    from train.data import load_clips
+
+    clip, cache = tmp_path / "a.mp4", tmp_path / "cache"
+    make_clip(clip, frames=4, width=64, height=48)
+    first = load_clips([clip], cache, max_frames=4)[0].frames.copy()
+    entry = sorted(cache.glob("*.npy"))
+    shutil.copyfile(clip, tmp_path / "copy.mp4")
+    (tmp_path / "copy.mp4").replace(clip)
+    os.utime(clip, ns=(1, 1))
+    again = load_clips([clip], cache, max_frames=4)[0].frames
+    assert sorted(cache.glob("*.npy")) == entry and np.array_equal(again, first)
+    make_clip(clip, frames=6, width=64, height=48)  # new content at the same path
+    changed = load_clips([clip], cache, max_frames=6)[0].frames
+    assert changed.shape[0] == 6 and len(list(cache.glob("*.npy"))) == 1
+    assert not list(cache.glob("*.tmp"))
+
+
 def test_validation_inputs_are_fixed_per_clip(tmp_path: Path, data: tuple[Path, Path]) -> None:
     """--val-degradation real: every load gives the same LR (seeded by clip), unlike BI's, and the
     trainer validates on it."""

@@ -80,22 +80,39 @@ def split_clips(paths: list[Path], every: int = 10) -> tuple[list[Path], list[Pa
     return [p for p in paths if p not in held], held
 
 
+def _content_key(path: Path, max_frames: int) -> str:
+    """A hash of what a clip holds (its bytes, or its frame files' names and bytes) and the frame
+    cap. Not the mtime: data folders that are copied afresh would otherwise be decoded again
+    into a new entry each time, and the cache would grow without bound."""
+    digest = hashlib.sha1(f"{max_frames}|".encode())
+    files = sorted(f for f in path.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES) if path.is_dir() else [path]
+    for file in files:
+        digest.update(f"{file.name}|{file.stat().st_size}|".encode())
+        with open(file, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]
+
+
 def load_clips(paths: list[Path], cache_dir: str | Path, max_frames: int = 300) -> list[CachedClip]:
-    """Decode each clip once into `cache_dir` (keyed by path, size, mtime and frame cap); memory-map it."""
+    """Decode each clip once into `cache_dir` (keyed by its content and the frame cap); memory-map
+    it. A clip's entries from older contents or frame caps are removed when it is decoded again."""
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
     clips = []
     for path in paths:
-        stat = path.stat()
-        key = hashlib.sha1(
-            f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{max_frames}".encode()
-        ).hexdigest()[:16]
-        cached = cache_dir / f"{path.stem}-{key}.npy"
+        where = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]
+        prefix = f"{path.stem}-{where}-"
+        cached = cache_dir / f"{prefix}{_content_key(path, max_frames)}.npy"
         if not cached.exists():
             log.info("decoding %s", path)
-            tmp = cached.with_suffix(f".{os.getpid()}.tmp.npy")  # runs started together race here
-            np.save(tmp, decode_clip(path, max_frames))
+            tmp = cache_dir / f"{cached.stem}.{os.getpid()}.tmp"  # runs started together race here
+            with open(tmp, "wb") as handle:
+                np.save(handle, decode_clip(path, max_frames))
             tmp.replace(cached)
+            for stale in cache_dir.glob(f"{prefix}*.npy"):
+                if stale != cached:
+                    stale.unlink(missing_ok=True)
         clips.append(CachedClip(path, np.load(cached, mmap_mode="r")))
     return clips
 
