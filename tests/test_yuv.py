@@ -15,7 +15,7 @@ import torch
 
 import vsr
 from tests.clips import make_clip, pattern, probe, yuv_planes
-from vsr.engine.yuv import YuvMatrix, rgb_to_yuv420, supports_matrix, yuv420_to_rgb
+from vsr.engine.yuv import YuvMatrix, folded_to_yuv420, rgb_to_yuv420, supports_matrix, yuv420_to_rgb
 from vsr.io.colors import swscale_colorspace
 from vsr.metrics import psnr_plane
 
@@ -77,6 +77,24 @@ def test_round_trip_and_odd_chroma_rows() -> None:
     chroma = np.abs(back[22:] - planes[22:].astype(int))
     assert np.mean(luma > 1) < 0.02 and luma.mean() < 0.1, (np.mean(luma > 1), luma.mean())
     assert chroma.mean() < 1.0
+
+
+@pytest.mark.parametrize(("scale", "colorspace", "color_range"), [(4, 1, 1), (2, 6, 1), (4, 9, 2)])
+def test_folded_conversion_equals_the_hr_path(scale: int, colorspace: int, color_range: int) -> None:
+    """yuv420p made at LR from a folded frame (with hidden channels after it, channels_last, values
+    a little outside [0, 1] as a model's are) equals the HR path's but for rounding ties."""
+    torch.manual_seed(0)
+    folded = torch.rand(2, 3 * scale * scale + 5, 14, 22) * 1.1 - 0.05
+    folded = folded.contiguous(memory_format=torch.channels_last)
+    m = YuvMatrix.from_tags(colorspace, color_range)
+    want = rgb_to_yuv420(torch.nn.functional.pixel_shuffle(folded[:, : 3 * scale * scale], scale), m)
+    got = folded_to_yuv420(folded, scale, m)
+    assert got.shape == want.shape == (2, 14 * scale * 3 // 2, 22 * scale) and got.dtype == torch.uint8
+    diff = (got.int() - want.int()).abs()
+    assert diff.max() <= 1 and (diff > 0).float().mean() < 1e-3, (diff.max(), (diff > 0).float().mean())
+    cropped = folded[..., :10, :16]  # the Runner crops the padding at LR
+    want = rgb_to_yuv420(torch.nn.functional.pixel_shuffle(cropped[:, : 3 * scale * scale], scale), m)
+    assert (folded_to_yuv420(cropped, scale, m).int() - want.int()).abs().max() <= 1
 
 
 def test_matrices_known() -> None:

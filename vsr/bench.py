@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ import torch
 from vsr.config import COLOUR, UpscaleConfig
 from vsr.engine.backends import build_runner
 from vsr.engine.runner import BicubicRunner, ColourPlan, Runner
-from vsr.engine.yuv import YuvMatrix, rgb_to_yuv420, supports_matrix, yuv420_to_rgb
+from vsr.engine.yuv import YuvMatrix, folded_to_yuv420, rgb_to_yuv420, supports_matrix, yuv420_to_rgb
 from vsr.errors import InputError, OptionError
 from vsr.frames import FrameBatch
 from vsr.io.writer import check_encoder
@@ -206,14 +207,17 @@ def stage_fps(clip: Path, cfg: BenchConfig, runner: Runner | BicubicRunner, batc
     _, t_d2h = _timed(lambda: (pinned.copy_(hr_device, non_blocking=True), _sync(device)))
     images = list(hr_host.numpy())
     if plan is not None:
-        hr_h, hr_w = upscaled[0].height, upscaled[0].width
-        # as the runner does, a batch at a time; the conversion's cost does not depend on content
-        rgb = torch.rand(min(batch, n), 3, hr_h, hr_w, device=device)
+        hr_h, hr_w, s = upscaled[0].height, upscaled[0].width, runner.scale
+        # as the runner does (a model's output from its folded frame, bicubic's from the HR frame),
+        # a batch at a time; the conversion's cost does not depend on content
+        if isinstance(runner, Runner) and s % 2 == 0:
+            out = torch.rand(min(batch, n), 3 * s * s, hr_h // s, hr_w // s, device=device)
+            convert = partial(folded_to_yuv420, scale=s, matrix=plan.output)
+        else:
+            out = torch.rand(min(batch, n), 3, hr_h, hr_w, device=device)
+            convert = partial(rgb_to_yuv420, matrix=plan.output)
         _, t_colour_out = _timed(
-            lambda: (
-                [rgb_to_yuv420(rgb[: min(batch, n - i)], plan.output) for i in range(0, n, batch)],
-                _sync(device),
-            )
+            lambda: ([convert(out[: min(batch, n - i)]) for i in range(0, n, batch)], _sync(device))
         )
         yuv, t_wrap = _timed(lambda: [av.VideoFrame.from_ndarray(i, format="yuv420p") for i in images])
     else:

@@ -11,10 +11,10 @@ import torch
 import torch.nn.functional as F
 
 from vsr.engine.transfer import DeviceIO
-from vsr.engine.yuv import YuvMatrix, rgb_to_yuv420, yuv420_to_rgb
+from vsr.engine.yuv import YuvMatrix, folded_to_yuv420, rgb_to_yuv420, yuv420_to_rgb
 from vsr.errors import BackendUnavailableError, Cancelled, OptionError
 from vsr.frames import FrameBatch
-from vsr.models.generator import FrameRecurrentGenerator, State
+from vsr.models.generator import FrameRecurrentGenerator, State, hr_frame
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -125,6 +125,20 @@ class _DeviceFrames:
             return rgb_to_yuv420(hr, self.colour.output)
         return to_frames(hr, max_value)
 
+    def _folded_output(
+        self, folded: torch.Tensor, height: int, width: int, layout: str, max_value: int
+    ) -> torch.Tensor:
+        """`_output` of the HR frame folded in the model's output (b, 3 s^2 [+ k], h, w).
+
+        yuv420p is made from the folded frame at LR (folded_to_yuv420: one linear map per LR
+        pixel; at 1280x720 on the Zen 3, 5.8 ms a frame against 16-29 ms for the pixel shuffle and
+        conversion at HR, equal to it but for rounding ties, at most one code). RGB goes through
+        the HR frame: rearranging the folded 8-bit codes was slower there (11.0 against 7.9 ms)."""
+        if layout == "yuv420p" and self.scale % 2 == 0:
+            assert self.colour is not None
+            return folded_to_yuv420(folded[..., :height, :width], self.scale, self.colour.output)
+        return self._output(hr_frame(folded, self.scale), height, width, layout, max_value)
+
     def _to_batch(self, hr: torch.Tensor, like: FrameBatch) -> FrameBatch:
         """Model output for `like`'s frames -> a FrameBatch of the same layout, on its way to the host."""
         return self._as_batch(self._output(hr, like.height, like.width, like.layout, like.max_value), like)
@@ -134,11 +148,15 @@ class _DeviceFrames:
         data, ready = self.io.download(out)
         return FrameBatch(data, like.pts, like.time_base, like.reset, like.layout, ready)
 
-    def _to_host(self, hr: torch.Tensor, frames: torch.Tensor, layout: str) -> torch.Tensor:
-        """Model output for the input `frames` -> integer frames in `layout` on the CPU, now."""
+    def _to_host(
+        self, out: torch.Tensor, frames: torch.Tensor, layout: str, folded: bool = False
+    ) -> torch.Tensor:
+        """Model output for the input `frames` (HR, or `folded` at LR) -> integer frames in
+        `layout` on the CPU, now."""
         height = frames.shape[1] * 2 // 3 if layout == "yuv420p" else frames.shape[1]
         max_value = 255 if frames.dtype == torch.uint8 else 65535
-        data, ready = self.io.download(self._output(hr, height, frames.shape[2], layout, max_value))
+        convert = self._folded_output if folded else self._output
+        data, ready = self.io.download(convert(out, height, frames.shape[2], layout, max_value))
         if ready is not None:
             ready.synchronize()
         return data
@@ -247,10 +265,10 @@ class Runner(_DeviceFrames):
                 states = self._lanes_on_host(lr, streams, carried)
             prev_lr = torch.cat([s[0] for s in states])
             prev_folded = torch.cat([s[1] for s in states])
-            hr, (_, folded) = self.model.step(lr, (prev_lr, prev_folded))
+            folded = self.model(lr, prev_lr, prev_folded)
         for i, stream in enumerate(streams):
             stream.state = (lr[i : i + 1], folded[i : i + 1])
-        return self._to_host(hr, frames, layout)
+        return self._to_host(folded, frames, layout, folded=True)
 
     def _lanes_on_host(self, lr: torch.Tensor, streams: list[StreamState], carried: list[int]) -> list[State]:
         scores = (
@@ -295,13 +313,14 @@ class Runner(_DeviceFrames):
                 if stop is not None and stop.is_set():
                     raise Cancelled
                 frame = lr[i : i + 1]
-                hr, self.state = self.model.step(frame, self._carried(frame))
+                folded = self.model(frame, *self._carried(frame))
+                self.state = (frame, folded)
                 # Converted frame by frame: joining the integer frames moves a quarter of the
                 # bytes that joining float HR frames would; join + conversion took 9.3 ms a 720p
-                # frame against 14.3 (Zen 3, 2 threads). Rounding the folded frame at LR before
-                # the pixel shuffle was tried too and was slower (15.1 against 10.7 ms): PyTorch's
-                # shuffle and layout copy of uint8 are slower than of float.
-                outputs.append(self._output(hr, batch.height, batch.width, batch.layout, batch.max_value))
+                # frame against 14.3 (Zen 3, 2 threads).
+                outputs.append(
+                    self._folded_output(folded, batch.height, batch.width, batch.layout, batch.max_value)
+                )
         return self._as_batch(torch.cat(outputs), batch)
 
 
