@@ -174,6 +174,22 @@ def test_checkpoint_round_trip(tmp_path: Path, kind: dict) -> None:
         )
 
 
+def test_saved_weights_follow_the_umask(tmp_path: Path) -> None:
+    """safetensors alone writes 0600; exported weights get the mode any new file would."""
+    import os
+    import stat
+
+    previous = os.umask(0o022)
+    try:
+        save_generator(_random_model(scale=2), tmp_path / "a.safetensors")
+        os.umask(0o077)
+        save_generator(_random_model(scale=2), tmp_path / "b.safetensors")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "a.safetensors").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "b.safetensors").stat().st_mode) == 0o600
+
+
 def test_foreign_safetensors_refused(tmp_path: Path) -> None:
     path = tmp_path / "other.safetensors"
     save_file({"w": torch.zeros(2)}, str(path), metadata={"format": "something-else"})

@@ -10,6 +10,7 @@ Header metadata (all strings, as safetensors requires):
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,11 @@ def save_generator(
         "info": json.dumps(info or {}),
     }
     save_file(tensors, str(path), metadata=metadata)
+    # safetensors writes the file 0600 (a private temporary file, renamed); weights are meant to
+    # be shared like any file the user writes, so give it the mode the umask allows
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
 
 
 def read_metadata(path: str | Path) -> tuple[GeneratorArgs, dict[str, Any]]:
