@@ -85,7 +85,9 @@ def _content_key(path: Path, max_frames: int) -> str:
     cap. Not the mtime: data folders that are copied afresh would otherwise be decoded again
     into a new entry each time, and the cache would grow without bound."""
     digest = hashlib.sha1(f"{max_frames}|".encode())
-    files = sorted(f for f in path.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES) if path.is_dir() else [path]
+    files = (
+        sorted(f for f in path.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES) if path.is_dir() else [path]
+    )
     for file in files:
         digest.update(f"{file.name}|{file.stat().st_size}|".encode())
         with open(file, "rb") as handle:
