@@ -220,6 +220,18 @@ def test_each_failed_retry_doubles_the_fallback_hold(tmp_path: Path, clip: Path)
     assert run.holds[1] == 3 and clock.stats.fallback_switches == 8
 
 
+def test_half_the_frames_dropped_is_relieved_within_half_a_second(tmp_path: Path, clip: Path) -> None:
+    """Half the frames dropped is plain after 0.4 s; two dropped every 2 s (stalls) never is."""
+    clock = _Clock(_session(tmp_path, clip, "bicubic"))
+    clock.advance(0.4, dropping=True)
+    assert clock.run.level == 0  # not yet: 0.4 s have not passed since the first record
+    clock.advance(0.12, dropping=True)
+    assert clock.run.level == 1 and clock.stats.frames_dropped <= 7
+    clock = _Clock(_session(tmp_path, clip, "bicubic"))
+    clock.advance(30, dropping=lambda level: clock.stats.frames_in % 50 in (2, 4))
+    assert clock.stats.frames_dropped == 30 and set(clock.levels) == {0}
+
+
 def test_a_fallback_that_drops_frames_hands_on_down_the_chain(tmp_path: Path, clip: Path) -> None:
     """Model and first fallback too slow, the last one fast: the chain settles on the last, tries
     the first again after each hold, and reaches the model only after the first kept up."""
