@@ -67,11 +67,11 @@ def main() -> None:
                 # the 64 x 10 flow generator (the quality preset before issue 12), untrained
                 big = GeneratorArgs(scale=4, channels=64, blocks=10, flow_channels=32, hr_warp=True)
                 save_generator(FrameRecurrentGenerator.from_args(big), weights)
-            results[label] = run(weights, args.seconds, options.split(), Path(tmp) / str(i))
-            r = results[label]
+            key = label if label not in results else f"{label} #{i + 1}"  # a repeated run keeps its own entry
+            results[key] = r = run(weights, args.seconds, options.split(), Path(tmp) / str(i))
             lat = r["latency_ms"]
             print(
-                f"{label}: in {r['fps_in']:.1f} fps, out {r['fps_out']:.1f} fps, dropped {r['frames_dropped']}"
+                f"{key}: in {r['fps_in']:.1f} fps, out {r['fps_out']:.1f} fps, dropped {r['frames_dropped']}"
                 f"/{r['frames_in']}, fallback {r['fallback_frames']}, latency p50 {lat['p50']:.0f} p95 {lat['p95']:.0f} max {lat['max']:.0f} ms",
                 flush=True,
             )
