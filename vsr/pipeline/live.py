@@ -4,8 +4,8 @@ Threads: one capture thread per source, the upscaler in the calling thread, one 
 per source. Between capture and upscaler sits a one-frame mailbox: a frame the upscaler has not
 taken when the next one arrives is stale and is dropped (counted), so latency never grows with a
 backlog. Between upscaler and outputs sits a short queue that drops its oldest frame when full.
-A source whose frames are being dropped (a tenth over 1-2 s, or a third over 0.4 s) is served by
-the next, cheaper level of the --fallback chain (by default the shipped real-time model, then bicubic) for a while, then the level above
+A source whose frames are being dropped (a tenth over 1-2 s, or a third of the first 0.4 s after a
+level took over) is served by the next, cheaper level of the --fallback chain (by default the shipped real-time model, then bicubic) for a while, then the level above
 tries again with a fresh state; each retry that falls behind again doubles the wait, so a model
 that cannot keep up on this machine costs a second of drops a minute, not one every few seconds.
 """
@@ -51,8 +51,9 @@ GAP_RESET_S = 1.0  # a pause this long between frames starts a new sequence (sta
 BACKOFF_S = (0.5, 8.0)  # first and longest wait between reconnection attempts
 FALLBACK_WINDOW_S = 2.0  # drops are judged over this window
 FALLBACK_DROP_RATIO = 0.1  # more dropped than this in the window -> the next level
-# ... or sooner where it is plain: after (seconds, at least frames), more than (ratio) dropped, so a
-# retry that cannot keep up costs fewer drops
+# ... or sooner, judged from when the level took over: after (seconds, at least frames) more than
+# (ratio) dropped, so a retry that cannot keep up costs fewer drops; once the level has served a
+# whole window this is looser than the rule above, so a short stall in steady state does not trip it
 FALLBACK_FAST = (0.4, 8, 1 / 3)
 FALLBACK_HOLD_S = (3.0, 60.0)  # how long a level serves before the one above tries again: first, longest
 FALLBACK_RETRY_S = 10.0  # a level falling behind this soon after its retry doubles the next hold
