@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -26,11 +27,14 @@ from tests.peers import default_sigint
 
 # Keep every Ray process on the loopback interface (Ray otherwise binds to the routable address,
 # even for 127.0.0.1), with token authentication, and send no usage statistics. Ray reads these
-# when it is imported, so they are set first, for this test process and the vsr it starts.
+# when it is imported, so they are set first, for this test process and the vsr it starts. The
+# cluster below is started like `ray start`, which (unlike ray.init) generates no token: on a
+# machine without ~/.ray/auth_token its GCS server would abort, so the tests bring their own.
 RAY_ENV = {
     "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
     "RAY_USAGE_STATS_ENABLED": "0",
     "RAY_AUTH_MODE": "token",
+    "RAY_AUTH_TOKEN": os.environ.get("RAY_AUTH_TOKEN") or secrets.token_hex(32),
 }
 os.environ.update(RAY_ENV)
 ray = pytest.importorskip("ray", reason="the [ray] extra is not installed")
