@@ -5,9 +5,10 @@ per source. Between capture and upscaler sits a one-frame mailbox: a frame the u
 taken when the next one arrives is stale and is dropped (counted), so latency never grows with a
 backlog. Between upscaler and outputs sits a short queue that drops its oldest frame when full.
 A source whose frames are being dropped (a tenth over 1-2 s, or a third of the first 0.4 s after a
-level took over) is served by the next, cheaper level of the --fallback chain (by default the shipped real-time model, then bicubic) for a while, then the level above
-tries again with a fresh state; each retry that falls behind again doubles the wait, so a model
-that cannot keep up on this machine costs a second of drops a minute, not one every few seconds.
+level took over) is served by the next, cheaper level of the --fallback chain (by default the
+shipped real-time model, then bicubic) for a while, then the level above tries again with a fresh
+state; each retry that falls behind again doubles the wait, so a model that cannot keep up on this
+machine costs about half a second of drops a minute, not one every few seconds.
 """
 
 from __future__ import annotations
