@@ -7,10 +7,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vsr.degradations import blur_downscale, compress, degrade, gaussian_kernel
+from vsr.degradations import BROAD_ODDS, bicubic_downscale, blur_downscale, compress, degrade, gaussian_kernel
 
 
-@pytest.mark.parametrize("kind", ["BI", "BD", "real", "web", "mixed"])
+@pytest.mark.parametrize("kind", ["BI", "BD", "real", "web", "mixed", "broad"])
 def test_shapes_and_range(kind: str) -> None:
     hr = torch.rand(3, 3, 64, 48)
     lr = degrade(hr, 4, kind, np.random.default_rng(0))
@@ -19,7 +19,7 @@ def test_shapes_and_range(kind: str) -> None:
     assert torch.equal(lr, torch.round(lr * 255) / 255)  # 8-bit levels
 
 
-@pytest.mark.parametrize("kind", ["real", "web", "mixed"])
+@pytest.mark.parametrize("kind", ["real", "web", "mixed", "broad"])
 def test_random_kinds_are_deterministic_per_rng_and_vary_between(kind: str) -> None:
     hr = torch.rand(2, 3, 64, 64)
     a = degrade(hr, 4, kind, np.random.default_rng(1))
@@ -41,6 +41,27 @@ def test_mixed_draws_both_kinds_from_the_same_rng() -> None:
         assert torch.equal(degrade(hr, 4, "mixed", np.random.default_rng(seed)), expected)
         chosen.add(kind)
     assert chosen == {"real", "web"}
+
+
+def test_broad_draws_clean_sources_as_bi_then_h264() -> None:
+    """ "broad" also gives clean windows, exactly BI then H.264 at the drawn CRF and preset; over 40
+    seeds all three kinds come up near their odds."""
+    torch.manual_seed(0)
+    hr = F.interpolate(torch.rand(2, 3, 4, 4), size=(64, 64), mode="bilinear")
+    counts = dict.fromkeys(BROAD_ODDS, 0)
+    for seed in range(40):
+        pick = np.random.default_rng(seed)
+        kind = str(pick.choice(list(BROAD_ODDS), p=list(BROAD_ODDS.values())))
+        counts[kind] += 1
+        got = degrade(hr, 4, "broad", np.random.default_rng(seed))
+        if kind == "clean":
+            preset = str(pick.choice(["veryfast", "faster", "medium"]))
+            crf = int(pick.integers(18, 33))
+            expected = (
+                torch.round(compress(bicubic_downscale(hr, 4), "libx264", crf, preset=preset) * 255) / 255
+            )
+            assert torch.equal(got, expected)
+    assert all(6 <= n <= 22 for n in counts.values()), counts
 
 
 def test_bd_of_a_flat_image_is_flat() -> None:

@@ -53,6 +53,9 @@ DEGRADATIONS = {
     "mixed": "half the windows the real-world mix (two rounds of random blur, resize, Gaussian or Poisson noise, "
     "H.264/H.265 at CRF 18-35), half the web mix (optional light blur, resize, optional sharpening, light noise, "
     "H.264 at CRF 18-32); new parameters per window",
+    "broad": "per window, the real-world mix (40 %: two rounds of random blur, resize, Gaussian or Poisson noise, "
+    "H.264/H.265 at CRF 18-35), the web mix (30 %: optional light blur, resize, optional sharpening, light noise, "
+    "H.264 at CRF 18-32) or a clean source (30 %: BI, then H.264 at CRF 18-32)",
 }
 
 

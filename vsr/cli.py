@@ -622,7 +622,7 @@ def eval_(
     scale: Annotated[
         int, typer.Option("--scale", "-s", help="Scale (and border cropped for PSNR/SSIM).")
     ] = 4,
-    degradation: Annotated[str, typer.Option(help="With --model: BI, BD, real, web or mixed.")] = "BI",
+    degradation: Annotated[str, typer.Option(help="With --model: BI, BD, real, web, mixed or broad.")] = "BI",
     frames: Annotated[int, typer.Option(help="Score at most this many frames (0 = all).")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     dtype: Annotated[str, typer.Option(help="auto, float32, bfloat16 or float16.")] = "auto",
