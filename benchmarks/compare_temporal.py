@@ -47,9 +47,8 @@ DEFAULT_METHODS = [
     "fast-x4",
     "quality-x4",
     "gan-x4",
-    "benchmarks/models/gan-x4-v1.safetensors",
     "real-x4",
-    "benchmarks/models/real-x4-v1.safetensors",
+    "benchmarks/models/real-x4-v2.safetensors",  # the -v1 models: --methods, or this file's history
 ]
 
 

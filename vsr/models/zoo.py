@@ -20,7 +20,7 @@ USES = {
     "quality-x4": "offline files of clean sources: +0.5 dB over fast-x4, about 4x slower",
     "rt-x4": "live streams on CPUs too slow for fast-x4 (vsr live's automatic fallback)",
     "gan-x4": "offline files, crisper texture: 1.6x quality-x4's fine detail, 0.5 dB lower PSNR, more temporal wobble",
-    "real-x4": "noisy camera footage and heavily compressed streams; it smooths clean sources (use fast-x4 there)",
+    "real-x4": "noisy camera footage, compressed streams and web video: cleans noise and blocking; quality-x4's cost",
 }
 BICUBIC = "bicubic"  # the built-in baseline: no model, bicubic interpolation
 PICKLE_SUFFIXES = {".pt", ".pth", ".ckpt", ".pkl", ".bin"}
