@@ -7,7 +7,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vsr.degradations import BROAD_ODDS, bicubic_downscale, blur_downscale, compress, degrade, gaussian_kernel
+from vsr.degradations import (
+    BROAD_ODDS,
+    H264_PRESETS,
+    bicubic_downscale,
+    blur_downscale,
+    compress,
+    degrade,
+    gaussian_kernel,
+)
 
 
 @pytest.mark.parametrize("kind", ["BI", "BD", "real", "web", "mixed", "broad"])
@@ -55,7 +63,7 @@ def test_broad_draws_clean_sources_as_bi_then_h264() -> None:
         counts[kind] += 1
         got = degrade(hr, 4, "broad", np.random.default_rng(seed))
         if kind == "clean":
-            preset = str(pick.choice(["veryfast", "faster", "medium"]))
+            preset = str(pick.choice(H264_PRESETS))
             crf = int(pick.integers(18, 33))
             expected = (
                 torch.round(compress(bicubic_downscale(hr, 4), "libx264", crf, preset=preset) * 255) / 255

@@ -33,6 +33,11 @@ import torch.nn.functional as F
 Degradation = Literal["BI", "BD", "real", "web", "mixed", "broad"]
 DEGRADATIONS = ("BI", "BD", "real", "web", "mixed", "broad")
 BROAD_ODDS = {"real": 0.4, "web": 0.3, "clean": 0.3}
+H264_PRESETS = (
+    "veryfast",
+    "faster",
+    "medium",
+)  # what "web" and "clean" draw (ultrafast turns deblocking off)
 
 
 def crop_to_multiple(frames: torch.Tensor, multiple: int) -> torch.Tensor:
@@ -111,10 +116,13 @@ def compress(frames: torch.Tensor, codec: str, crf: int, preset: str | None = No
         options["x265-params"] = "log-level=error"
     encoder.options = options
     decoder = av.CodecContext.create("hevc" if codec == "libx265" else "h264", "r")
-    frames_in = [av.VideoFrame.from_ndarray(np.ascontiguousarray(im), format="rgb24") for im in images]
-    for i, frame in enumerate(frames_in):
-        frames_in[i] = frame.reformat(format="yuv420p")
-        frames_in[i].pts = i
+    frames_in = []
+    for i, image in enumerate(images):
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24").reformat(
+            format="yuv420p"
+        )
+        frame.pts = i
+        frames_in.append(frame)
     packets = [p for frame in [*frames_in, None] for p in encoder.encode(frame)]
     decoder.extradata = encoder.extradata
     decoded = [f.to_ndarray(format="rgb24") for p in [*packets, None] for f in decoder.decode(p)]
@@ -166,13 +174,13 @@ def web_downscale(hr: torch.Tensor, scale: int, rng: np.random.Generator) -> tor
         x = x + rng.uniform(0.5, 1.2) * (x - soft)
     if rng.random() < 0.7:
         x = x + torch.from_numpy(rng.normal(0, rng.uniform(1, 4) / 255, size=x.shape)).float()
-    preset = str(rng.choice(["veryfast", "faster", "medium"]))  # (ultrafast turns deblocking off)
+    preset = str(rng.choice(H264_PRESETS))
     return quantize(compress(x.clamp(0, 1), "libx264", int(rng.integers(18, 33)), preset=preset))
 
 
 def clean_downscale(hr: torch.Tensor, scale: int, rng: np.random.Generator) -> torch.Tensor:
     """A well-made source: "BI", then H.264 at a random CRF and preset, nothing else."""
-    preset = str(rng.choice(["veryfast", "faster", "medium"]))
+    preset = str(rng.choice(H264_PRESETS))
     return quantize(
         compress(bicubic_downscale(hr, scale), "libx264", int(rng.integers(18, 33)), preset=preset)
     )
