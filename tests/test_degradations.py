@@ -9,16 +9,19 @@ import torch.nn.functional as F
 
 from vsr.degradations import (
     BROAD_ODDS,
+    DEGRADATIONS,
+    EVAL_SETTINGS,
     H264_PRESETS,
     bicubic_downscale,
     blur_downscale,
+    chroma_420,
     compress,
     degrade,
     gaussian_kernel,
 )
 
 
-@pytest.mark.parametrize("kind", ["BI", "BD", "real", "web", "mixed", "broad"])
+@pytest.mark.parametrize("kind", DEGRADATIONS)
 def test_shapes_and_range(kind: str) -> None:
     hr = torch.rand(3, 3, 64, 48)
     lr = degrade(hr, 4, kind, np.random.default_rng(0))
@@ -27,7 +30,7 @@ def test_shapes_and_range(kind: str) -> None:
     assert torch.equal(lr, torch.round(lr * 255) / 255)  # 8-bit levels
 
 
-@pytest.mark.parametrize("kind", ["real", "web", "mixed", "broad"])
+@pytest.mark.parametrize("kind", ["real", "web", "mixed", "broad", "blind"])
 def test_random_kinds_are_deterministic_per_rng_and_vary_between(kind: str) -> None:
     hr = torch.rand(2, 3, 64, 64)
     a = degrade(hr, 4, kind, np.random.default_rng(1))
@@ -121,3 +124,54 @@ def test_web_is_milder_than_real() -> None:
         return float(np.mean([(luma(lr) - bi).abs().mean() for lr in draws]))
 
     assert mean_error("web") < 0.6 * mean_error("real")
+
+
+def test_eval_settings_are_fixed_and_each_what_its_name_says() -> None:
+    """The evaluation's settings draw nothing (same LR without any rng) and are exactly their
+    base degradation, then the named codec at the named CRF (medium preset)."""
+    torch.manual_seed(0)
+    hr = F.interpolate(torch.rand(3, 3, 12, 12), size=(96, 96), mode="bilinear")
+    for name, (base, codec, crf) in EVAL_SETTINGS.items():
+        lr = degrade(hr, 4, name)
+        assert torch.equal(lr, degrade(hr, 4, name))
+        clean = bicubic_downscale(hr, 4) if base == "BI" else blur_downscale(hr, 4)
+        expected = clean if codec is None else compress(clean, codec, crf, preset="medium")
+        assert torch.equal(lr, expected), name
+    assert not torch.equal(degrade(hr, 4, "BI+H264"), degrade(hr, 4, "BI+H264-28"))
+
+
+def test_blind_mix_covers_clean_blurred_noisy_and_compressed_windows() -> None:
+    """Over 40 seeds "blind" gives clean BI windows (some exactly BI, lossless) and others that are
+    far from BI (blur, another kernel, noise, a codec)."""
+    torch.manual_seed(0)
+    hr = F.interpolate(torch.rand(4, 3, 8, 8), size=(64, 64), mode="bilinear")
+    bi = bicubic_downscale(hr, 4)
+    exact = far = 0
+    for seed in range(40):
+        lr = degrade(hr, 4, "blind", np.random.default_rng(seed))
+        diff = (lr - bi).abs().mean()
+        exact += bool(torch.equal(lr, bi))
+        far += bool(diff > 0.02)
+    assert 1 <= exact <= 10  # BLIND_CLEAN (0.2) x half lossless: about 4 in 40
+    assert far >= 15
+
+
+def test_chroma_420_keeps_luma_and_halves_colour_detail() -> None:
+    x = torch.rand(1, 3, 16, 16)
+    y = chroma_420(x)
+    luma = lambda t: 0.299 * t[:, 0] + 0.587 * t[:, 1] + 0.114 * t[:, 2]  # noqa: E731
+    grey = torch.rand(1, 1, 16, 16).expand(1, 3, 16, 16)
+    assert torch.allclose(chroma_420(grey), grey, atol=1e-6)  # no colour, nothing to lose
+    assert (luma(y) - luma(x)).abs().max() < 0.35  # clamping aside, luma stays
+    assert (y - x).abs().mean() > 0.01  # random colour at full resolution does not survive
+
+
+def test_compress_honours_the_gop() -> None:
+    """A GOP shorter than the clip puts key frames inside it, which changes how the later frames
+    are coded; the default is the encoder's long GOP (the same as asking for 250)."""
+    torch.manual_seed(0)
+    frames = torch.rand(1, 3, 32, 32).repeat(12, 1, 1, 1) + 0.05 * torch.rand(12, 3, 32, 32)
+    for codec in ("libx264", "libx265"):
+        default = compress(frames, codec, 30)
+        assert torch.equal(default, compress(frames, codec, 30, gop=250)), codec
+        assert not torch.equal(default, compress(frames, codec, 30, gop=4)), codec

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from train.discriminator import TemporalDiscriminator, discriminator_inputs
-from train.losses import feature_matching, pingpong_loss, pingpong_sequence
+from train.losses import feature_matching, pingpong_loss, pingpong_sequence, temporal_loss
 
 
 def test_pingpong_sequence_and_loss() -> None:
@@ -113,3 +113,23 @@ def test_artifact_map_marks_noisy_errors_the_ema_does_not_make() -> None:
     artifact_loss(hr, out, clean_ema).backward()
     assert out.grad is not None and float(out.grad[..., :16].abs().sum()) > 0
     assert float(out.grad[..., 20:].abs().sum()) == 0
+
+
+def test_temporal_loss_compares_changes_not_frames() -> None:
+    """Zero when the output changes as the truth does (even with a constant error), positive when
+    the error flickers; with a flow, a scene that moves by the flow and an output that moves with
+    it cost nothing, while one that stays put does."""
+    torch.manual_seed(0)
+    hr = torch.rand(1, 4, 3, 16, 16)
+    offset = hr + 0.1  # a steady error: no change from frame to frame
+    assert temporal_loss(offset, hr) < 2e-3  # Charbonnier's floor (eps 1e-3)
+    flicker = hr + 0.1 * torch.tensor([1.0, -1.0, 1.0, -1.0]).view(1, 4, 1, 1, 1)
+    assert temporal_loss(flicker, hr) > 0.15
+    # a scene sliding right by one LR pixel per frame (4 HR pixels at x4)
+    base = torch.rand(1, 3, 16, 40)
+    moving = torch.stack([base[..., 12 - 4 * i : 28 - 4 * i] for i in range(3)], dim=1)
+    flow = torch.zeros(1, 3, 2, 4, 4)
+    flow[:, :, 0] = -1.0  # frame t at x came from frame t-1 at x - 1 LR pixel
+    still = moving[:, :1].expand(-1, 3, -1, -1, -1)
+    assert temporal_loss(moving, moving, flow) < 2e-3
+    assert temporal_loss(still, moving, flow) > 0.05

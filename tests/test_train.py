@@ -252,3 +252,43 @@ def test_hidden_recurrence_trains_resumes_and_exports(tmp_path: Path, data: tupl
     assert any("val_state_gain_db" in e for e in log)
     model, _ = load_model(str(export(tmp_path / "split", "h-x4", out_dir=tmp_path / "w")), 4)
     assert model.args.recurrence == "hidden" and model.args.state_channels == 4
+
+
+def test_holdout_sources_leave_training_for_validation(tmp_path: Path, data: tuple[Path, Path]) -> None:
+    """--holdout moves a source's clips from training to validation; several --val-degradation
+    settings are validated and logged each on their own; a teacher and the temporal term train."""
+    from train.data import holdout_split
+
+    paths = [Path("src_a1.mp4"), Path("src_b1.mp4"), Path("src_a2.mp4"), Path("other.mp4")]
+    kept, held = holdout_split(paths, ("src_a", "other"))
+    assert kept == [Path("src_b1.mp4")] and held == [paths[0], paths[2], paths[3]]
+
+    make_clip(data[0] / "heldsrc_x.mp4", frames=10, width=64, height=64)
+    train(_config(tmp_path, data, "teacher", iters=2))
+    teacher = export(tmp_path / "teacher", "teacher-x4", out_dir=tmp_path / "weights")
+    cfg = _config(
+        tmp_path,
+        data,
+        "blind",
+        iters=3,
+        degradation="blind",
+        holdout="heldsrc_",
+        val_degradation="BI,BD+H264",
+        temporal_weight=0.5,
+        teacher=str(teacher),
+        teacher_weight=0.5,
+    )
+    train(cfg)
+    log = [json.loads(line) for line in (tmp_path / "blind" / "log.jsonl").read_text().splitlines()]
+    steps = [e for e in log if "pixel" in e]
+    assert all(e["temporal"] > 0 and e["distill"] > 0 for e in steps)
+    first = steps[0]
+    expected = first["pixel"] + 0.5 * first["warp"] + 0.5 * first["temporal"] + 0.5 * first["distill"]
+    assert first["loss"] == pytest.approx(expected, abs=2e-6)
+    val = next(e for e in log if "val_settings" in e)
+    assert set(val["val_settings"]) == {"BI", "BD+H264"}
+    assert sorted(val["val_clips"]) == ["BD+H264/heldsrc_x", "BD+H264/v", "BI/heldsrc_x", "BI/v"]
+    bi, bd = val["val_settings"]["BI"], val["val_settings"]["BD+H264"]
+    assert bi["bicubic_psnr_y"] != bd["bicubic_psnr_y"]  # really two inputs
+    with pytest.raises(ValueError, match="val_degradation"):
+        _config(tmp_path, data, "x", val_degradation="BI,nope")

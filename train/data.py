@@ -80,6 +80,19 @@ def split_clips(paths: list[Path], every: int = 10) -> tuple[list[Path], list[Pa
     return [p for p in paths if p not in held], held
 
 
+# Training sources held out as validation, by source (issue 27): every clip whose name starts
+# with one of these is validated on and never trained on, beside ../shared/data/val. Tune-A-Video's
+# four DAVIS-style clips (sport, vehicles, animals) and Video-LLaVA's two indoor clips (watermarked
+# web video); see ../shared/data/MANIFEST.md.
+HOLDOUT_SOURCES = ("tuneavideo_", "videollava_")
+
+
+def holdout_split(paths: list[Path], prefixes: tuple[str, ...]) -> tuple[list[Path], list[Path]]:
+    """(kept for training, held out): a clip is held out when its name starts with a prefix."""
+    held = [p for p in paths if p.name.startswith(prefixes)]
+    return [p for p in paths if p not in held], held
+
+
 def _content_key(path: Path, max_frames: int) -> str:
     """A hash of what a clip holds (its bytes, or its frame files' names and bytes) and the frame
     cap. Not the mtime: data folders that are copied afresh would otherwise be decoded again
@@ -202,17 +215,20 @@ VAL_SEED = 1000  # compare_temporal.py's seed base for its "real" LR
 
 
 def load_validation(
-    paths: list[Path], cache_dir: str | Path, frames: int, scale: int, degradation: Degradation = "BI"
+    paths: list[Path], cache_dir: str | Path, frames: int, scale: int, degradation: str = "BI"
 ) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
     """(name, HR frames (t, 3, h, w), LR frames) of each validation clip, HR cropped to a multiple
     of 4 x scale. Random degradations are seeded by the clip's place in `paths` (as the "real"
-    setting of benchmarks/compare_temporal.py seeds them), so every validation sees the same LR."""
+    setting of benchmarks/compare_temporal.py seeds them), so every validation sees the same LR.
+    With several degradations ("BI,BD+H264") the name is "setting/clip"."""
+    kinds = degradation.split(",")
     out = []
     for index, clip in enumerate(load_clips(paths, cache_dir, max_frames=frames)):
         hr = torch.from_numpy(np.array(clip.frames)).permute(0, 3, 1, 2).float().div_(255.0)
         h, w = hr.shape[-2:]
         m = 4 * scale
         hr = hr[..., : h - h % m, : w - w % m].contiguous()
-        lr = degrade(hr, scale, degradation, np.random.default_rng(VAL_SEED + index))
-        out.append((clip.path.stem, hr, lr))
+        for kind in kinds:
+            lr = degrade(hr, scale, kind, np.random.default_rng(VAL_SEED + index))
+            out.append((clip.path.stem if len(kinds) == 1 else f"{kind}/{clip.path.stem}", hr, lr))
     return out

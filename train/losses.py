@@ -7,7 +7,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from vsr.models.layers import backward_warp
+from vsr.models.layers import backward_warp, upsample_flow
 
 
 def charbonnier(x: torch.Tensor, y: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
@@ -23,6 +23,24 @@ def warping_loss(lr: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     prev = lr[:, :-1].reshape(-1, c, h, w)
     warped = backward_warp(prev, flow[:, 1:].reshape(-1, 2, h, w))
     return charbonnier(warped, lr[:, 1:].reshape(-1, c, h, w))
+
+
+def temporal_loss(out: torch.Tensor, hr: torch.Tensor, flow: torch.Tensor | None = None) -> torch.Tensor:
+    """The output's change from frame to frame should be the ground truth's (Charbonnier).
+
+    out, hr (b, t, 3, H, W); flow (b, t, 2, h, w) at LR from frame i to i-1, or None. With a flow,
+    both previous frames are first warped by the same flow (upsampled to HR, no gradient), so the
+    term compares what changed after motion: detail that crawls or flickers against a scene that
+    does not. Without one the frames are compared in place (the hidden recurrence has no flow).
+    """
+    b, t, c, H, W = out.shape
+    prev_out, prev_hr = out[:, :-1].reshape(-1, c, H, W), hr[:, :-1].reshape(-1, c, H, W)
+    if flow is not None:
+        f = upsample_flow(flow[:, 1:].detach().reshape(-1, 2, *flow.shape[-2:]), H, W)
+        prev_out, prev_hr = backward_warp(prev_out, f), backward_warp(prev_hr, f)
+    d_out = out[:, 1:].reshape(-1, c, H, W) - prev_out
+    d_hr = hr[:, 1:].reshape(-1, c, H, W) - prev_hr
+    return charbonnier(d_out, d_hr)
 
 
 def pingpong_sequence(x: torch.Tensor) -> torch.Tensor:

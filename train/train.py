@@ -40,7 +40,14 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from train.data import WindowDataset, find_clips, load_clips, load_validation, split_clips
+from train.data import (
+    WindowDataset,
+    find_clips,
+    holdout_split,
+    load_clips,
+    load_validation,
+    split_clips,
+)
 from train.discriminator import TemporalDiscriminator, discriminator_inputs, triplet_flows
 from train.losses import (
     adversarial_d,
@@ -51,6 +58,7 @@ from train.losses import (
     frequency_loss,
     pingpong_loss,
     pingpong_sequence,
+    temporal_loss,
     unsharp_mask,
     warping_loss,
 )
@@ -77,7 +85,10 @@ class TrainConfig:
     degradation: str = "BI"
     # what validation feeds the model: BI, or real/web/mixed drawn with fixed seeds per clip (the
     # seeds of benchmarks/compare_temporal.py's "real" setting), the same LR at every validation
-    val_degradation: str = "BI"
+    val_degradation: str = "BI"  # several, comma-separated ("BI,BD+H264"): each validated on its own
+    # training clips whose names start with one of these (comma-separated) are validated on, never
+    # trained on (train.data.HOLDOUT_SOURCES lists the held-out sources of issue 27)
+    holdout: str = ""
     warp: str = "preset"  # preset, hr (warp the HR frame) or folded (warp at LR resolution)
     recurrence: str = "preset"  # preset, flow (FNet + warp) or hidden (flow-free hidden state)
     channels: int = 0  # 0: the preset's
@@ -96,6 +107,13 @@ class TrainConfig:
     min_lr_ratio: float = 0.05
     warmup: int = 200
     warp_weight: float = 0.5
+    # > 0: the output's frame-to-frame change against the ground truth's, both warped by the
+    # model's flow where it has one (train.losses.temporal_loss)
+    temporal_weight: float = 0.0
+    # distillation: a generator's weights (.safetensors) whose output on the same LR is a second
+    # target, weighted by teacher_weight (the teacher runs forward only)
+    teacher: str = ""
+    teacher_weight: float = 0.0
     grad_clip: float = 1.0
     # GAN stage
     adv_weight: float = 0.01
@@ -132,9 +150,13 @@ class TrainConfig:
             raise ValueError(f"stage must be psnr or gan, got {self.stage!r}")
         if self.stage == "gan" and not self.init_from and not self.resume:
             raise ValueError("the gan stage starts from a PSNR model: pass --init-from RUN_DIR or WEIGHTS")
-        for name in ("degradation", "val_degradation"):
-            if getattr(self, name) not in DEGRADATIONS:
-                raise ValueError(f"{name} must be one of {DEGRADATIONS}, got {getattr(self, name)!r}")
+        if self.degradation not in DEGRADATIONS:
+            raise ValueError(f"degradation must be one of {DEGRADATIONS}, got {self.degradation!r}")
+        for kind in self.val_degradation.split(","):
+            if kind not in DEGRADATIONS:
+                raise ValueError(f"val_degradation must list some of {DEGRADATIONS}, got {kind!r}")
+        if self.teacher_weight > 0 and not self.teacher:
+            raise ValueError("--teacher-weight needs --teacher WEIGHTS")
         if self.warp not in ("preset", "hr", "folded"):
             raise ValueError(f"warp must be preset, hr or folded, got {self.warp!r}")
         if self.recurrence not in ("preset", "flow", "hidden"):
@@ -191,6 +213,7 @@ def generator_step(
     cfg: TrainConfig,
     ema: FrameRecurrentGenerator | None = None,
     adv_scale: float = 1.0,
+    teacher: FrameRecurrentGenerator | None = None,
 ) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
     """The generator's losses; for the gan stage also D's input batch [real; fake] (detached).
     `adv_scale` multiplies the adversarial and feature-matching weights (the fade-in)."""
@@ -214,6 +237,14 @@ def generator_step(
     if out.flow is not None:
         terms["warp"] = warping_loss(lr_in, out.flow)
         loss = loss + cfg.warp_weight * terms["warp"]
+    if cfg.temporal_weight > 0:
+        terms["temporal"] = temporal_loss(out.hr, hr_in, out.flow)
+        loss = loss + cfg.temporal_weight * terms["temporal"]
+    if teacher is not None and cfg.teacher_weight > 0:
+        with torch.no_grad():
+            taught = teacher.forward_sequence(lr_in).hr
+        terms["distill"] = charbonnier(out.hr, taught)
+        loss = loss + cfg.teacher_weight * terms["distill"]
     if disc is None:
         terms["loss"] = loss
         return terms, None
@@ -276,13 +307,29 @@ def validate(
             )
     model.train()
     keys = tuple(next(iter(per_clip.values())))
-    mean = {k: sum(v[k] for v in per_clip.values()) / len(per_clip) for k in keys}
-    return {
+
+    def mean_of(rows: list[dict[str, float]]) -> dict[str, float]:
+        return {k: sum(r[k] for r in rows) / len(rows) for k in keys}
+
+    mean = mean_of(list(per_clip.values()))
+    out = {
         **{f"val_{k}": v for k, v in mean.items()},
         "val_gain_db": mean["psnr_y"] - mean["bicubic_psnr_y"],
         "val_state_gain_db": mean["psnr_y"] - mean["reset_psnr_y"],
         "val_clips": per_clip,
     }
+    settings = sorted({name.partition("/")[0] for name in per_clip if "/" in name})
+    if settings:  # several degradations ("setting/clip"): each setting's means as well
+        out["val_settings"] = {}
+        for setting in settings:
+            m = mean_of([v for name, v in per_clip.items() if name.startswith(f"{setting}/")])
+            out["val_settings"][setting] = {
+                **m,
+                "gain_db": m["psnr_y"] - m["bicubic_psnr_y"],
+                "state_gain_db": m["psnr_y"] - m["reset_psnr_y"],
+                "tof_ratio": m["tof"] / m["bicubic_tof"],
+            }
+    return out
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
@@ -342,6 +389,11 @@ def train(cfg: TrainConfig) -> None:
         d_sched = torch.optim.lr_scheduler.LambdaLR(d_opt, lr_lambda(cfg))
     if cfg.ema > 0:
         ema = copy.deepcopy(model).eval().requires_grad_(False)
+    teacher = None
+    if cfg.teacher:
+        teacher = load_generator(Path(cfg.teacher))[0].to(device).eval().requires_grad_(False)
+        if teacher.scale != cfg.scale:
+            raise SystemExit(f"--teacher {cfg.teacher} is x{teacher.scale}, this run is x{cfg.scale}")
     use_amp = cfg.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
 
@@ -385,6 +437,9 @@ def train(cfg: TrainConfig) -> None:
         train_paths, val_paths = split_clips(train_paths)
     else:
         val_paths = find_clips(cfg.val_dir)
+    if cfg.holdout:
+        train_paths, held = holdout_split(train_paths, tuple(cfg.holdout.split(",")))
+        val_paths = val_paths + held
     if not train_paths or not val_paths:
         raise SystemExit(f"need training and validation clips: found {len(train_paths)} and {len(val_paths)}")
     clips = load_clips(train_paths, cache / "train", cfg.max_frames_per_clip)
@@ -441,7 +496,7 @@ def train(cfg: TrainConfig) -> None:
             lr, hr = lr.to(device, non_blocking=True), hr.to(device, non_blocking=True)
             with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
                 adv_scale = min(1.0, it / cfg.adv_warmup) if cfg.adv_warmup else 1.0
-                terms, d_input = generator_step(model, g, disc, lr, hr, cfg, ema, adv_scale)
+                terms, d_input = generator_step(model, g, disc, lr, hr, cfg, ema, adv_scale, teacher)
             opt.zero_grad(set_to_none=True)
             scaler.scale(terms["loss"]).backward()
             scaler.unscale_(opt)
@@ -498,6 +553,14 @@ def train(cfg: TrainConfig) -> None:
                     metrics["val_tof"],
                     metrics["val_bicubic_tof"],
                 )
+                for setting, m in metrics.get("val_settings", {}).items():
+                    log.info(
+                        "  %s: gain %+.3f dB, state %+.3f dB, tOF %.2fx bicubic",
+                        setting,
+                        m["gain_db"],
+                        m["state_gain_db"],
+                        m["tof_ratio"],
+                    )
             stopping = it == cfg.stop_at
             if main_process and (it % cfg.ckpt_every == 0 or it == cfg.iters or stopping):
                 state = {

@@ -1,7 +1,11 @@
 """How LR inputs are made from HR frames, for training and evaluation.
 
 - "BI": antialiased bicubic downscale, 8-bit quantised (the VSR benchmark degradation).
-- "BD": Gaussian blur (sigma 1.5) then subsampling by the scale, 8-bit quantised.
+- "BD": Gaussian blur (sigma 1.6, the VSR benchmarks' BD) then subsampling by the scale, 8-bit
+  quantised.
+- Fixed compressed settings, the evaluation's (deterministic, no random draw): "BI+H264" (libx264
+  CRF 23), "BI+H264-28" (CRF 28), "BD+H264" (BD then CRF 23) and "BI+H265-28" (libx265 CRF 28),
+  each at the encoder's "medium" preset.
 - "real": a RealBasicVSR-style mix applied twice: random blur, random resize, Gaussian or Poisson
   noise, and H.264/H.265 compression through PyAV at a random CRF. The parameters are drawn once
   per window so every frame of a sequence sees the same camera and codec.
@@ -15,6 +19,12 @@
   else), drawn per window. "mixed" almost never shows a model a clean, well-scaled source (about
   1 window in 20 of "web" has no blur, noise or sharpening), so a model trained on it smooths such
   sources; "broad" keeps them in view.
+- "blind": a model for footage of unknown origin (issue 27). Per window: a clean share (BI, then
+  lossless or H.264 at CRF 18-35); the rest get an optional isotropic or anisotropic Gaussian blur
+  (sigma up to 2.5), one of four downscale kernels (antialiased bicubic, area, bilinear, or plain
+  subsampling as BD does), optional sensor-like noise (signal-dependent, in colour or luma only),
+  then mostly H.264 or H.265 at CRF 18-35 with a random preset and GOP length, sometimes twice; what
+  stays uncompressed gets its chroma halved (4:2:0) half the time.
 
 Frames are float RGB in [0, 1], shaped (t, 3, h, w) (or (..., 3, h, w) for BI/BD).
 """
@@ -23,15 +33,27 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
-from typing import Literal
+from typing import Literal, get_args
 
 import av
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-Degradation = Literal["BI", "BD", "real", "web", "mixed", "broad"]
-DEGRADATIONS = ("BI", "BD", "real", "web", "mixed", "broad")
+Degradation = Literal[
+    "BI", "BD", "BI+H264", "BI+H264-28", "BD+H264", "BI+H265-28", "real", "web", "mixed", "broad", "blind"
+]
+DEGRADATIONS: tuple[str, ...] = get_args(Degradation)
+# The evaluation's fixed settings: name -> (base degradation, codec, CRF); codec None = lossless.
+EVAL_SETTINGS: dict[str, tuple[str, str | None, int]] = {
+    "BI": ("BI", None, 0),
+    "BD": ("BD", None, 0),
+    "BI+H264": ("BI", "libx264", 23),
+    "BI+H264-28": ("BI", "libx264", 28),
+    "BD+H264": ("BD", "libx264", 23),
+    "BI+H265-28": ("BI", "libx265", 28),
+}
+BLIND_CLEAN = 0.2  # share of "blind" windows that are clean BI (lossless or H.264 only)
 BROAD_ODDS = {"real": 0.4, "web": 0.3, "clean": 0.3}
 H264_PRESETS = (
     "veryfast",
@@ -83,17 +105,20 @@ def blur(frames: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     return F.conv2d(padded, weight, groups=frames.shape[1])
 
 
-def blur_downscale(hr: torch.Tensor, scale: int, sigma: float = 1.5) -> torch.Tensor:
-    """The "BD" degradation: Gaussian blur (sigma 1.5, 13x13) then keep every `scale`-th pixel."""
+def blur_downscale(hr: torch.Tensor, scale: int, sigma: float = 1.6) -> torch.Tensor:
+    """The "BD" degradation: Gaussian blur (sigma 1.6, 13x13) then keep every `scale`-th pixel."""
     flat, lead = _flat(hr)
     lr = blur(flat, gaussian_kernel(sigma, sigma, 0.0, size=13))[..., ::scale, ::scale]
     return quantize(lr).reshape(*lead, *lr.shape[-3:])
 
 
-def compress(frames: torch.Tensor, codec: str, crf: int, preset: str | None = None) -> torch.Tensor:
+def compress(
+    frames: torch.Tensor, codec: str, crf: int, preset: str | None = None, gop: int | None = None
+) -> torch.Tensor:
     """Encode (t, 3, h, w) frames with libx264/libx265 at `crf` in memory and decode them back.
 
-    `preset` defaults to the encoder's fastest useful one (training draws thousands of these)."""
+    `preset` defaults to the encoder's fastest useful one (training draws thousands of these);
+    `gop`, the distance between key frames, to the encoder's own (x264's and x265's 250)."""
     t, _, h, w = frames.shape
     if codec == "libx265":
         # x265 codes whole 8x8 blocks, and this build corrupts its heap on some frames smaller
@@ -108,6 +133,8 @@ def compress(frames: torch.Tensor, codec: str, crf: int, preset: str | None = No
     encoder = av.CodecContext.create(codec, "w")
     encoder.width, encoder.height, encoder.pix_fmt = x.shape[-1], x.shape[-2], "yuv420p"
     encoder.time_base = Fraction(1, 25)
+    if gop is not None:
+        encoder.gop_size = gop
     # As a Matroska muxer asks (the header out of band): x265 codes slightly differently without
     # it, and the seeded "real" validation inputs must stay what they were.
     encoder.flags |= av.codec.context.Flags.global_header
@@ -186,14 +213,83 @@ def clean_downscale(hr: torch.Tensor, scale: int, rng: np.random.Generator) -> t
     )
 
 
+def chroma_420(x: torch.Tensor) -> torch.Tensor:
+    """(n, 3, h, w) RGB with its chroma halved both ways and brought back (BT.601 YCbCr, area
+    down, bilinear up), as a 4:2:0 source stored without further loss looks."""
+    r, g, b = x.unbind(1)
+    y = 0.299 * r + 0.587 * g + 0.114 * b
+    chroma = torch.stack([b - y, r - y], dim=1)
+    h, w = x.shape[-2:]
+    small = F.avg_pool2d(chroma, 2, ceil_mode=True)
+    cb, cr = F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False).unbind(1)
+    r, b = y + cr, y + cb
+    g = (y - 0.299 * r - 0.114 * b) / 0.587
+    return torch.stack([r, g, b], dim=1).clamp(0, 1)
+
+
+X264_PRESETS = ("ultrafast", "veryfast", "faster", "medium")
+X265_PRESETS = ("superfast", "faster")  # x265's slower presets cost more than training can pay
+GOPS = (8, 30, 250)
+
+
+def _blind_compress(x: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+    """One random H.264 (70 %) or H.265 pass at CRF 18-35, random preset and GOP length."""
+    if rng.random() < 0.7:
+        codec, preset = "libx264", str(rng.choice(X264_PRESETS))
+    else:
+        codec, preset = "libx265", str(rng.choice(X265_PRESETS))
+    return compress(x, codec, int(rng.integers(18, 36)), preset=preset, gop=int(rng.choice(GOPS)))
+
+
+def blind_downscale(hr: torch.Tensor, scale: int, rng: np.random.Generator) -> torch.Tensor:
+    """The "blind" degradation (module docstring): (t, 3, h, w) -> (t, 3, h/scale, w/scale)."""
+    h, w = hr.shape[-2:]
+    if rng.random() < BLIND_CLEAN:
+        lr = bicubic_downscale(hr, scale)
+        return lr if rng.random() < 0.5 else quantize(_blind_compress(lr, rng))
+    x = hr
+    kind = rng.random()
+    if kind >= 0.2:  # optics: 40 % isotropic, 40 % anisotropic, 20 % none
+        sx = rng.uniform(0.2, 2.5)
+        sy, theta = (sx, 0.0) if kind < 0.6 else (rng.uniform(0.2, 2.5), rng.uniform(0, math.pi))
+        size = min(21, 2 * math.ceil(3 * max(sx, sy)) + 1)
+        x = blur(x, gaussian_kernel(sx, sy, theta, size=size))
+    size = (h // scale, w // scale)
+    kernel = rng.choice(["bicubic-aa", "area", "bilinear", "subsample"])
+    if kernel == "bicubic-aa":
+        x = F.interpolate(x, size=size, mode="bicubic", antialias=True, align_corners=False)
+    elif kernel == "area":
+        x = F.interpolate(x, size=size, mode="area")
+    elif kernel == "bilinear":  # no antialiasing: fine detail aliases
+        x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+    else:  # keep one pixel in `scale`, at a random phase
+        dy, dx = rng.integers(scale, size=2)
+        x = x[..., dy::scale, dx::scale][..., : size[0], : size[1]]
+    if rng.random() < 0.5:  # sensor noise: shot (signal-dependent) plus read noise
+        read, shot = rng.uniform(1, 8) / 255, rng.uniform(0, 0.004)
+        std = torch.sqrt(shot * x.clamp(0, 1) + read * read)
+        shape = x.shape if rng.random() < 0.6 else (x.shape[0], 1, *x.shape[2:])  # colour or luma
+        x = x + std * torch.from_numpy(rng.standard_normal(size=shape)).float()
+    x = x.clamp(0, 1)
+    if rng.random() < 0.8:
+        x = _blind_compress(x, rng)
+        if rng.random() < 0.2:  # re-encoded once more (an upload, a re-stream)
+            x = _blind_compress(x, rng)
+    elif rng.random() < 0.5:
+        x = chroma_420(x)
+    return quantize(x)
+
+
 def degrade(
     hr: torch.Tensor, scale: int, kind: Degradation, rng: np.random.Generator | None = None
 ) -> torch.Tensor:
     """(t, 3, h, w) HR frames -> (t, 3, h/scale, w/scale) LR frames."""
-    if kind == "BI":
-        return bicubic_downscale(hr, scale)
-    if kind == "BD":
-        return blur_downscale(hr, scale)
+    if kind in EVAL_SETTINGS:
+        base, codec, crf = EVAL_SETTINGS[kind]
+        lr = bicubic_downscale(hr, scale) if base == "BI" else blur_downscale(hr, scale)
+        return lr if codec is None else quantize(compress(lr, codec, crf, preset="medium"))
+    if kind == "blind":
+        return blind_downscale(hr, scale, rng if rng is not None else np.random.default_rng())
     if kind in ("real", "web", "mixed", "broad"):
         rng = rng if rng is not None else np.random.default_rng()
         if kind == "mixed":
