@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from vsr.bench import save_result  # noqa: E402
-from vsr.engine.backends import CompiledGenerator  # noqa: E402
+from vsr.engine.compiled import CompiledGenerator  # noqa: E402
 from vsr.engine.runner import Runner, RunnerSettings  # noqa: E402
 from vsr.frames import FrameBatch  # noqa: E402
 from vsr.models.zoo import load_model  # noqa: E402

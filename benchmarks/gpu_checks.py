@@ -29,7 +29,8 @@ from typing import Any
 import torch
 
 from vsr.bench import save_result
-from vsr.engine.backends import CompiledGenerator, build_runner
+from vsr.engine.build import build_runner
+from vsr.engine.compiled import CompiledGenerator
 from vsr.engine.runner import ColourPlan
 from vsr.engine.yuv import YuvMatrix
 from vsr.frames import FrameBatch

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from vsr.bench import save_result  # noqa: E402
-from vsr.engine.backends import export_onnx  # noqa: E402
+from vsr.engine.exported import export_onnx  # noqa: E402
 from vsr.models.generator import hr_frame  # noqa: E402
 from vsr.models.zoo import load_model  # noqa: E402
 

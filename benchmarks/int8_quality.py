@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.eval_quality import decode, upscale_model  # noqa: E402
 from vsr.bench import save_result  # noqa: E402
 from vsr.degradations import bicubic_downscale, compress, crop_to_multiple  # noqa: E402
-from vsr.engine.backends import build_runner  # noqa: E402
+from vsr.engine.build import build_runner  # noqa: E402
 from vsr.metrics import psnr_y  # noqa: E402
 
 

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_speed import model_stage_fps, sample_frames  # noqa: E402
 
 from vsr.bench import save_result  # noqa: E402
-from vsr.engine.backends import CompiledGenerator  # noqa: E402
+from vsr.engine.compiled import CompiledGenerator  # noqa: E402
 from vsr.engine.runner import resolve_dtype  # noqa: E402
 from vsr.models.zoo import load_model  # noqa: E402
 

@@ -27,7 +27,7 @@ import torch
 
 from vsr.bench import save_result
 from vsr.degradations import bicubic_downscale, crop_to_multiple
-from vsr.engine.backends import build_runner
+from vsr.engine.build import build_runner
 from vsr.engine.runner import StreamState
 from vsr.frames import FrameBatch
 from vsr.metrics import luma_planes, psnr_plane

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from vsr.engine import autotune
-from vsr.engine.backends import build_runner
+from vsr.engine.build import build_runner
 from vsr.models.zoo import load_model
 
 

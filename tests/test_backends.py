@@ -11,7 +11,10 @@ from typer.testing import CliRunner
 
 from tests.clips import make_clip, moving_batch
 from vsr.cli import app
-from vsr.engine.backends import OrtGenerator, backend_dtype, build_runner, cache_key, weights_digest
+from vsr.engine.base import cache_key, weights_digest
+from vsr.engine.build import build_runner
+from vsr.engine.ort import OrtGenerator
+from vsr.engine.runtimes import backend_dtype
 from vsr.errors import BackendUnavailableError, OptionError
 from vsr.models.checkpoint import save_generator
 from vsr.models.generator import FrameRecurrentGenerator
@@ -145,7 +148,7 @@ def test_cuda_fp16_matches_cpu_fp32() -> None:
 
 
 def test_auto_compiles_only_long_inputs_on_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
-    from vsr.engine.backends import AUTO_COMPILE_FRAMES, resolve_backend
+    from vsr.engine.runtimes import AUTO_COMPILE_FRAMES, resolve_backend
 
     cpu = torch.device("cpu")
     assert resolve_backend("auto", cpu, 100) == "eager"
@@ -221,7 +224,7 @@ def test_trt_export_size_is_the_padding_bucket() -> None:
 def test_compile_failure_falls_back_loudly(caplog: pytest.LogCaptureFixture) -> None:
     """A compiler that fails at the first step: the step still runs (eager), and the fallback is
     recorded for vsr bench and logged, instead of eager speed being reported as compile's."""
-    from vsr.engine.backends import CompiledGenerator
+    from vsr.engine.compiled import CompiledGenerator
 
     model, _ = load_model("fast-x4")
     gen = CompiledGenerator(model)

@@ -285,3 +285,19 @@ def test_pickled_checkpoint_only_with_trust_pickle(tmp_path: Path) -> None:
     )
     assert ok.exit_code == 0, ok.output
     assert probe(tmp_path / "b.mkv")["frames"] == 3
+
+
+def test_every_commands_help_keeps_the_extras_names() -> None:
+    """Help text is plain: "[openvino]" and the other extras' names are printed, not read as markup
+    (which printed "the  extra"); every command's help renders."""
+    runner = CliRunner()
+    backend_help = 0
+    for command in ("upscale", "batch", "live", "bench", "export", "eval", "models"):
+        result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+        assert result.exit_code == 0, (command, result.output)
+        assert "the  extra" not in result.output, command
+        if "--backend" in result.output:
+            backend_help += 1
+            for extra in ("[openvino]", "[int8]", "[trt]"):
+                assert extra in result.output, (command, extra)
+    assert backend_help == 4  # upscale, batch, live, bench

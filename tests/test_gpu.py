@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from tests.clips import make_clip
-from vsr.engine.backends import CompiledGenerator, build_runner
+from vsr.engine.build import build_runner
+from vsr.engine.compiled import CompiledGenerator
 from vsr.engine.runner import ColourPlan
 from vsr.engine.yuv import YuvMatrix
 from vsr.frames import FrameBatch

@@ -32,7 +32,8 @@ from vsr.io.sources import parse_source
 from vsr.models.checkpoint import save_generator
 from vsr.models.generator import FrameRecurrentGenerator, GeneratorArgs
 from vsr.models.zoo import live_fallback, shipped_models
-from vsr.pipeline.live import Captured, LiveConfig, LiveSession, Mailbox, _assign_outputs
+from vsr.pipeline.capture import Captured, Mailbox
+from vsr.pipeline.live import LiveConfig, LiveSession, _assign_outputs
 
 W, H = 160, 96  # source size; outputs are 640x384
 
@@ -193,7 +194,7 @@ class _Clock:
         for _ in range(round(seconds * 25)):
             self.now += 0.04
             self.stats.frames_in += 1
-            drops = dropping(self.run.level) if callable(dropping) else dropping
+            drops = dropping(self.run.fallback.level) if callable(dropping) else dropping
             self.stats.frames_dropped += drops and self.stats.frames_in % 2 == 0
             self.levels.append(self.session._level(self.run, self.now))
 
@@ -210,23 +211,23 @@ def test_each_failed_retry_doubles_the_fallback_hold(tmp_path: Path, clip: Path)
     run, holds = clock.run, []
     for _ in range(7):  # the model falls behind; the fallback holds; the model retries ...
         clock.advance(1.5, dropping=True)
-        assert run.level == 1
-        holds.append(run.holds[1])
-        clock.advance(run.hold_until - clock.now + 0.1, dropping=False)  # the hold runs out
-        assert run.level == 0 and run.resets[0]  # the model again, from a fresh state
+        assert run.fallback.level == 1
+        holds.append(run.fallback.holds[1])
+        clock.advance(run.fallback.hold_until - clock.now + 0.1, dropping=False)  # the hold runs out
+        assert run.fallback.level == 0 and run.fallback.resets[0]  # the model again, from a fresh state
     assert holds == [3, 6, 12, 24, 48, 60, 60]
     clock.advance(11, dropping=False)  # this retry keeps up
     clock.advance(1.5, dropping=True)
-    assert run.holds[1] == 3 and clock.stats.fallback_switches == 8
+    assert run.fallback.holds[1] == 3 and clock.stats.fallback_switches == 8
 
 
 def test_half_the_frames_dropped_is_relieved_within_half_a_second(tmp_path: Path, clip: Path) -> None:
     """Half the frames dropped is plain after 0.4 s; two dropped every 2 s (stalls) never is."""
     clock = _Clock(_session(tmp_path, clip, "bicubic"))
     clock.advance(0.4, dropping=True)
-    assert clock.run.level == 0  # not yet: 0.4 s have not passed since the first record
+    assert clock.run.fallback.level == 0  # not yet: 0.4 s have not passed since the first record
     clock.advance(0.12, dropping=True)
-    assert clock.run.level == 1 and clock.stats.frames_dropped <= 7
+    assert clock.run.fallback.level == 1 and clock.stats.frames_dropped <= 7
     clock = _Clock(_session(tmp_path, clip, "bicubic"))
     clock.advance(30, dropping=lambda level: clock.stats.frames_in % 50 in (2, 4))
     assert clock.stats.frames_dropped == 30 and set(clock.levels) == {0}
@@ -238,16 +239,16 @@ def test_a_fallback_that_drops_frames_hands_on_down_the_chain(tmp_path: Path, cl
     clock = _Clock(_session(tmp_path, clip, "bicubic,bicubic"))
     run = clock.run
     clock.advance(20, dropping=lambda level: level < 2)
-    assert run.level == 2 and clock.stats.fallback_switches >= 4
+    assert run.fallback.level == 2 and clock.stats.fallback_switches >= 4
     assert set(clock.levels[-100:]) <= {1, 2} and 0 not in clock.levels[50:]  # the model waits
-    assert run.holds[2] > 3  # level 1's retries failed: level 2 holds longer each time
+    assert run.fallback.holds[2] > 3  # level 1's retries failed: level 2 holds longer each time
     # Now level 1 keeps up: after level 2's hold it serves for its own hold, then the model tries.
-    clock.advance(run.hold_until - clock.now + 0.1, dropping=lambda level: level == 0)
-    assert run.level == 1
-    clock.advance(run.hold_until - clock.now + 0.1, dropping=lambda level: level == 0)
-    assert run.level == 0
+    clock.advance(run.fallback.hold_until - clock.now + 0.1, dropping=lambda level: level == 0)
+    assert run.fallback.level == 1
+    clock.advance(run.fallback.hold_until - clock.now + 0.1, dropping=lambda level: level == 0)
+    assert run.fallback.level == 0
     clock.advance(1.5, dropping=lambda level: level == 0)
-    assert run.level == 1
+    assert run.fallback.level == 1
 
 
 def test_default_fallback_is_the_real_time_model_then_bicubic(tmp_path: Path, clip: Path) -> None:

@@ -16,8 +16,9 @@ from typer.testing import CliRunner
 from tests.clips import make_clip, moving_batch, pattern
 from vsr.cli import app
 from vsr.degradations import bicubic_downscale, crop_to_multiple
-from vsr.engine.backends import backend_dtype, build_runner
+from vsr.engine.build import build_runner
 from vsr.engine.runner import StreamState
+from vsr.engine.runtimes import backend_dtype
 from vsr.errors import BackendUnavailableError, OptionError
 from vsr.frames import FrameBatch
 from vsr.metrics import psnr_y

@@ -171,7 +171,8 @@ def test_long_file_on_local_ray_equals_segments_run_serially(tmp_path: Path) -> 
 def test_finished_parts_are_skipped_on_rerun(cluster: str, tmp_path: Path) -> None:
     from vsr.cluster.plan import plan_file, weights_key
     from vsr.config import UpscaleConfig
-    from vsr.pipeline.offline import load_runner, upscale_part
+    from vsr.pipeline.job import load_runner
+    from vsr.pipeline.segmented import upscale_part
 
     clip = make_clip(tmp_path / "in.mp4", frames=16)
     out = tmp_path / "out.mkv"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-__version__ = "0.1.0"
+from vsr.version import __version__
 
 __all__ = ["__version__", "load_model", "upscale"]
 

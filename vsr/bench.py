@@ -11,8 +11,6 @@ model and once with bicubic through the same decoder and encoder.
 from __future__ import annotations
 
 import json
-import os
-import platform
 import shlex
 import sys
 import tempfile
@@ -29,14 +27,16 @@ import numpy as np
 import torch
 
 from vsr.config import COLOUR, UpscaleConfig
-from vsr.engine.backends import build_runner
+from vsr.engine.build import build_runner
 from vsr.engine.runner import BicubicRunner, ColourPlan, Runner
 from vsr.engine.yuv import YuvMatrix, folded_to_yuv420, rgb_to_yuv420, supports_matrix, yuv420_to_rgb
 from vsr.errors import InputError, OptionError
 from vsr.frames import FrameBatch
 from vsr.io.writer import check_encoder
+from vsr.machine import machine_info
 from vsr.models.zoo import BICUBIC
-from vsr.pipeline.offline import colour_on_device, upscale_file
+from vsr.pipeline.colour import colour_on_device
+from vsr.pipeline.offline import upscale_file
 
 STAGES = ("decode", "colour_in", "h2d", "model", "d2h", "colour_out", "encode")
 # The threads of `vsr upscale` and the stages each runs. With the conversion on the device, the
@@ -271,36 +271,6 @@ def end_to_end_fps(clip: Path, cfg: BenchConfig, model: str | None, batch: int) 
             )
         )
     return report.fps
-
-
-def machine_info() -> dict[str, Any]:
-    """What every benchmark result records about the machine it ran on."""
-    cpu = platform.processor() or platform.machine()
-    family_model = None  # "AMD EPYC" names Zen 3 and Zen 4 alike: family/model tell them apart
-    try:
-        with open("/proc/cpuinfo") as f:
-            fields = dict(
-                line.split(":", 1) for line in f.read().split("\n\n")[0].splitlines() if ":" in line
-            )
-        fields = {k.strip(): v.strip() for k, v in fields.items()}
-        cpu = fields.get("model name", cpu)
-        if "cpu family" in fields:
-            family_model = f"{fields['cpu family']}/{fields.get('model', '?')}"
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cpu_family_model": family_model,
-        "cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-        "bf16": bool(torch.cpu._is_avx512_bf16_supported()),
-        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
-        "torch": torch.__version__,
-        "av": av.__version__,
-        "ffmpeg_libavcodec": ".".join(map(str, av.library_versions["libavcodec"])),
-        "python": platform.python_version(),
-    }
 
 
 def save_result(path: Path, **fields: Any) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from vsr import jod as jod_metric
+import vsr.jod as jod_metric
 from vsr.degradations import DEGRADATIONS, crop_to_multiple, degrade
 from vsr.engine.runner import BicubicRunner, Runner, RunnerSettings, resolve_device, resolve_dtype
 from vsr.errors import BackendUnavailableError, InputError, OptionError

@@ -34,7 +34,7 @@ from vsr.config import UpscaleConfig
 from vsr.errors import Interrupted, OptionError, VsrError
 from vsr.io.segments import SegmentInfo
 from vsr.io.writer import partial_path
-from vsr.pipeline.offline import join_parts
+from vsr.pipeline.segmented import join_parts
 
 log = logging.getLogger(__name__)
 

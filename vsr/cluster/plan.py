@@ -16,7 +16,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vsr import __version__
 from vsr.cluster.worker import Identity, Unit
 from vsr.config import UpscaleConfig
 from vsr.errors import VsrError
@@ -25,6 +24,7 @@ from vsr.io.segments import SegmentInfo
 from vsr.models.zoo import BICUBIC, resolve_weights
 from vsr.pipeline.parallel import Part, frame_timestamps, plan_parts
 from vsr.pipeline.resume import file_digest, input_identity
+from vsr.version import __version__
 
 
 @dataclass

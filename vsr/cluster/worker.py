@@ -20,9 +20,11 @@ from pathlib import Path
 from vsr.config import UpscaleConfig
 from vsr.errors import VsrError
 from vsr.io.segments import SegmentInfo
-from vsr.pipeline.offline import Loaded, load_runner, upscale_file, upscale_part
+from vsr.pipeline.job import Loaded, load_runner
+from vsr.pipeline.offline import upscale_file
 from vsr.pipeline.parallel import Part
 from vsr.pipeline.resume import input_identity
+from vsr.pipeline.segmented import upscale_part
 
 
 @dataclass(frozen=True)

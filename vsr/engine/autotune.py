@@ -25,9 +25,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from vsr.engine.base import cache_dir, weights_digest
 from vsr.engine.runner import Runner, RunnerSettings
+from vsr.engine.runtimes import backend_dtype, make_generator, resolve_backend
 from vsr.errors import VsrError
 from vsr.frames import FrameBatch
+from vsr.machine import machine_info
 from vsr.models.generator import FrameRecurrentGenerator
 
 log = logging.getLogger(__name__)
@@ -59,8 +62,6 @@ def _installed(name: str) -> bool:
 
 
 def candidates(frames_hint: int | None) -> list[str]:
-    from vsr.engine.backends import resolve_backend
-
     found = ["eager"]
     if _installed("openvino"):
         found.append("openvino")
@@ -74,8 +75,6 @@ def candidates(frames_hint: int | None) -> list[str]:
 
 
 def _cpu_identity() -> dict[str, Any]:
-    from vsr.bench import machine_info
-
     info = machine_info()
     versions = {}
     for name in ("openvino", "onnxruntime", "nncf"):
@@ -95,8 +94,6 @@ def _cpu_identity() -> dict[str, Any]:
 
 
 def cache_file() -> Path:
-    from vsr.engine.backends import cache_dir
-
     return cache_dir() / "autotune.json"
 
 
@@ -147,8 +144,6 @@ def measure(
     model: FrameRecurrentGenerator, dtype_name: str, size: tuple[int, int], options: list[str]
 ) -> tuple[Choice, dict[str, torch.nn.Module]]:
     """Time every candidate on frames of `size` (w, h); reject the wrong ones; pick the fastest."""
-    from vsr.engine.backends import backend_dtype, make_generator
-
     cpu = torch.device("cpu")
     width, height = size
     probe = _frames(width, height, 4)
@@ -197,15 +192,11 @@ def choose(
     frames_hint: int | None,
 ) -> Choice:
     """The backend for `auto` on a CPU (see the module docstring)."""
-    from vsr.engine.backends import resolve_backend
-
     plain = resolve_backend("auto", torch.device("cpu"), frames_hint)
     if size is None:
         return Choice(plain, "frame size unknown: not measured")
     m = model.pad_multiple
     size = (-(-size[0] // m) * m, -(-size[1] // m) * m)
-    from vsr.engine.backends import weights_digest
-
     options = candidates(frames_hint)
     key = cache_key(weights_digest(model), size, dtype_name, options)
     cached = _load().get(key)

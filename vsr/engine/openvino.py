@@ -32,7 +32,8 @@ import cv2
 import numpy as np
 import torch
 
-from vsr.engine.backends import ExportedStep, cache_dir
+from vsr.engine.base import cache_dir
+from vsr.engine.exported import ExportedStep
 from vsr.errors import BackendUnavailableError, OptionError
 from vsr.models.generator import FrameRecurrentGenerator
 

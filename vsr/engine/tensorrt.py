@@ -6,7 +6,7 @@ are the ops TensorRT handles worst with dynamic sizes, and buckets keep the engi
 and each (batch, height, width, precision) gets its own engine, saved with `torch_tensorrt.save`
 in the cache under a key of weights checksum, shape, precision, torch / torch-tensorrt / TensorRT
 versions and GPU name. Without the extra, ONNX Runtime's TensorRT execution provider runs the
-exported ONNX graph instead where onnxruntime-gpu has it (`backends.make_generator`); without
+exported ONNX graph instead where onnxruntime-gpu has it (`runtimes.make_generator`); without
 either, or without CUDA, a clear error names what is missing.
 
 Written against the documented torch_tensorrt 2.x API (compile(ir="dynamo", arg_inputs=...),
@@ -26,11 +26,10 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from vsr.engine.backends import cache_dir, cache_key, weights_digest
+from vsr.engine.base import RuntimeStep, cache_dir, cache_key, weights_digest
 from vsr.errors import BackendUnavailableError
-from vsr.models.generator import FrameRecurrentGenerator, State, hr_frame, initial_state
+from vsr.models.generator import FrameRecurrentGenerator
 
 BUCKET = 16  # frames are padded to a multiple of this before the engine runs
 
@@ -77,19 +76,13 @@ def bucket(size: int) -> int:
     return size + -size % BUCKET
 
 
-class TrtGenerator(nn.Module):
+class TrtGenerator(RuntimeStep):
     def __init__(self, model: FrameRecurrentGenerator, device: torch.device, dtype: torch.dtype) -> None:
-        super().__init__()
         self._torch_trt, self._trt = _import_trt()
         if device.type != "cuda":
             raise BackendUnavailableError("--backend trt runs on an NVIDIA GPU: pass --device cuda")
+        super().__init__(model)
         self.model = model.to(device).eval()
-        self.args = model.args
-        self.scale = model.scale
-        self.pad_multiple = model.pad_multiple
-        self.bicubic = model.bicubic
-        self.state_channels = model.state_channels
-        self.carried_channels = model.carried_channels
         self.device = device
         self.dtype = dtype
         self._digest = weights_digest(model)
@@ -134,9 +127,6 @@ class TrtGenerator(nn.Module):
                 self._engines[shape] = compiled
         return self._engines[shape]
 
-    def init_state(self, lr: torch.Tensor) -> State:
-        return initial_state(self.bicubic, lr, self.state_channels)
-
     def forward(self, lr: torch.Tensor, prev_lr: torch.Tensor, prev_folded: torch.Tensor) -> torch.Tensor:
         b, _, h, w = lr.shape
         pad_h, pad_w = -h % BUCKET, -w % BUCKET
@@ -146,7 +136,3 @@ class TrtGenerator(nn.Module):
             prev_folded = F.pad(prev_folded, pad, mode="replicate")
         folded = self.engine(b, h + pad_h, w + pad_w)(lr.float(), prev_lr.float(), prev_folded.float())
         return folded[..., :h, :w].float()
-
-    def step(self, lr: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        folded = self(lr, *state)
-        return hr_frame(folded, self.scale), (lr, folded)
