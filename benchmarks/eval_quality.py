@@ -1,13 +1,19 @@
-"""Quality of a shipped model on the validation clips, against bicubic and Lanczos.
+"""Quality of models on the validation clips, against bicubic (and Lanczos with --lanczos).
 
-For every clip in --val-dir: HR = all decoded frames (cropped to a multiple of 2 x scale); LR = antialiased
-bicubic downscale by the model's scale, stored losslessly ("BI"), and the same LR compressed with H.264 CRF 23
-("BI+H264"); with --settings also "real" and "web" (vsr.degradations' random camera/stream mixes, drawn with
-the seed 1000 + the clip's place in sorted order, as compare_temporal.py and training validation draw them:
-the same LR for every method and every run of the same --frames). Each method upscales each LR; PSNR-Y / SSIM-Y (border = scale), tOF and flicker are computed
-against HR. "model-per-frame" is the same model with its recurrent state reset on every frame.
-More models join the same table: `--also LABEL=WEIGHTS` runs with its state, `--single LABEL=WEIGHTS`
-with its state reset every frame (a single-frame model, e.g. one trained with --reset-state).
+Clips: every clip in --val-dir, then the training sources held out as validation (issue 27:
+train.data.HOLDOUT_SOURCES, found in --train-dir; --no-holdout for the --val-dir clips only).
+HR = all decoded frames (cropped to a multiple of 2 x scale). LR, one per --settings entry
+(default: the six fixed settings of vsr.degradations.EVAL_SETTINGS): "BI" (antialiased bicubic
+downscale by the model's scale, stored losslessly), "BD" (Gaussian blur sigma 1.6, then every
+scale-th pixel), "BI+H264" / "BI+H264-28" (BI, then the whole clip through libx264 at CRF 23 / 28,
+preset medium), "BD+H264" (BD then CRF 23) and "BI+H265-28" (libx265 CRF 28); also "real" and
+"web" (vsr.degradations' random camera/stream mixes, drawn with the seed 1000 + the clip's place in
+the list, as compare_temporal.py and training validation draw them). Each method upscales each
+LR; PSNR-Y / SSIM-Y (border = scale), tOF, flicker, detail ratio and ERQA are computed against
+HR, per clip and as the mean over clips. "model-per-frame" is --model with its recurrent state
+reset on every frame. More models join the same table: `--also LABEL=WEIGHTS` runs with its
+state, `--single LABEL=WEIGHTS` with its state reset every frame (a single-frame model, e.g. one
+trained with --reset-state).
 
     python benchmarks/eval_quality.py --model fast-x4 --json benchmarks/results/quality_fast-x4.json
 """
@@ -15,6 +21,7 @@ with its state reset every frame (a single-frame model, e.g. one trained with --
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -25,14 +32,19 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vsr import jod as jod_metric
-from vsr.bench import save_result
-from vsr.degradations import bicubic_downscale, compress, crop_to_multiple, degrade
-from vsr.engine.backends import backend_dtype, make_generator
-from vsr.engine.runner import Runner, RunnerSettings, resolve_dtype
-from vsr.frames import FrameBatch
-from vsr.metrics import SequenceScorer
-from vsr.models.zoo import load_model, shipped_models
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # train/, for the held-out sources
+
+import vsr.jod as jod_metric  # noqa: E402
+from train.data import HOLDOUT_SOURCES, find_clips, holdout_split  # noqa: E402
+from vsr.bench import save_result  # noqa: E402
+from vsr.degradations import EVAL_SETTINGS, crop_to_multiple, degrade  # noqa: E402
+from vsr.engine.runner import Runner, RunnerSettings, resolve_dtype  # noqa: E402
+from vsr.engine.runtimes import backend_dtype, make_generator  # noqa: E402
+from vsr.frames import FrameBatch  # noqa: E402
+from vsr.metrics import SequenceScorer  # noqa: E402
+from vsr.models.zoo import load_model, shipped_models  # noqa: E402
+
+KEYS = ("psnr_y", "ssim_y", "tof", "flicker", "detail", "erqa", "jod")
 
 
 def decode(path: Path, limit: int) -> torch.Tensor:
@@ -78,6 +90,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="fast-x4")
     parser.add_argument("--val-dir", type=Path, default=Path("../shared/data/val"))
+    parser.add_argument(
+        "--train-dir", type=Path, default=Path("../shared/data/train"), help="where the held-out sources are"
+    )
+    parser.add_argument("--no-holdout", action="store_true", help="--val-dir's clips only")
     parser.add_argument("--frames", type=int, default=10_000, help="at most this many frames per clip")
     parser.add_argument("--dtype", default="auto")
     parser.add_argument(
@@ -88,6 +104,8 @@ def main() -> None:
     parser.add_argument("--ssim-stride", type=int, default=2, help="SSIM on every Nth frame")
     parser.add_argument("--tof-stride", type=int, default=2, help="tOF on every Nth frame pair")
     parser.add_argument("--erqa-stride", type=int, default=2, help="ERQA on every Nth frame (0: none)")
+    parser.add_argument("--lanczos", action="store_true", help="Lanczos (OpenCV) as a method too")
+    parser.add_argument("--no-per-frame", action="store_true", help="skip --model with its state reset")
     parser.add_argument(
         "--also",
         action="append",
@@ -108,7 +126,7 @@ def main() -> None:
         help="--model was trained single-frame (state reset): skip its run with the state kept",
     )
     parser.add_argument(
-        "--settings", nargs="+", default=["BI", "BI+H264"], choices=["BI", "BI+H264", "real", "web"]
+        "--settings", nargs="+", default=list(EVAL_SETTINGS), choices=[*EVAL_SETTINGS, "real", "web"]
     )
     parser.add_argument(
         "--jod-frames",
@@ -131,7 +149,12 @@ def main() -> None:
     runner_dtype = backend_dtype(args.dtype, device, args.backend)
     step = make_generator(model, args.backend, device, runner_dtype)
     runner = Runner(step, RunnerSettings(device=device, dtype=runner_dtype))
-    methods = ["bicubic", "lanczos", "model-per-frame"] + ([] if args.per_frame_only else ["model"])
+    methods = (
+        ["bicubic"]
+        + (["lanczos"] if args.lanczos else [])
+        + ([] if args.no_per_frame else ["model-per-frame"])
+        + ([] if args.per_frame_only else ["model"])
+    )
     extra: dict[str, tuple[Runner, bool]] = {}  # label -> (runner, reset every frame)
     for values, per_frame in ((args.also, False), (args.single, True)):
         for value in values:
@@ -139,19 +162,15 @@ def main() -> None:
             other, _ = load_model(weights, scale)
             extra[label] = (Runner(other, RunnerSettings(device=device, dtype=dtype)), per_frame)
             methods.append(label)
+    clips = sorted(p for p in args.val_dir.iterdir() if p.is_file())
+    held = [] if args.no_holdout else holdout_split(find_clips(args.train_dir), HOLDOUT_SOURCES)[1]
     results: dict[str, dict] = {}
     start = time.time()
-    for index, clip in enumerate(sorted(p for p in args.val_dir.iterdir() if p.is_file())):
+    for index, clip in enumerate(clips + held):
         hr = crop_to_multiple(decode(clip, args.frames), 2 * scale)
         fps = frame_rate(clip) if args.jod_frames else 0.0
-        lr_bi = bicubic_downscale(hr, scale)
         for setting in args.settings:
-            if setting == "BI":
-                lr = lr_bi
-            elif setting == "BI+H264":
-                lr = compress(lr_bi, "libx264", 23, preset="medium")
-            else:
-                lr = degrade(hr, scale, setting, np.random.default_rng(1000 + index))
+            lr = degrade(hr, scale, setting, np.random.default_rng(1000 + index))
             row = {}
             for method in methods:
                 if method == "bicubic":
@@ -184,14 +203,19 @@ def main() -> None:
     summary = {
         setting: {
             method: {
-                k: float(np.mean([c[method][k] for c in clips.values()]))
-                for k in ("psnr_y", "ssim_y", "tof", "flicker", "detail", "erqa", "jod")
-                if all(k in c[method] for c in clips.values())
+                k: float(np.mean([c[method][k] for c in rows.values()]))
+                for k in KEYS
+                if all(k in c[method] for c in rows.values())
             }
             for method in methods
         }
-        for setting, clips in results.items()
+        for setting, rows in results.items()
     }
+    for rows in summary.values():  # what a user asks first: the gain over bicubic, tOF against it
+        base = rows["bicubic"]
+        for m in rows.values():
+            m["gain_db"] = m["psnr_y"] - base["psnr_y"]
+            m["tof_ratio"] = m["tof"] / base["tof"]
     report = {
         "model": args.model,
         "model_info": info,
@@ -201,12 +225,17 @@ def main() -> None:
         "dtype": str(runner.settings.dtype).removeprefix("torch."),
         "seconds": round(time.time() - start, 1),
         "frames_per_clip": args.frames,
+        "clip_sets": {
+            "val": [c.stem for c in clips],
+            "held_out_training_sources": {"prefixes": list(HOLDOUT_SOURCES), "clips": [c.stem for c in held]},
+        },
         "metrics": (
             f"PSNR-Y/SSIM-Y: BT.601 luma 16-235, border {scale}, per-frame mean (SSIM every {args.ssim_stride} frames); "
             f"tOF: mean L1 of Farneback flow difference in px (every {args.tof_stride} pairs); "
             "flicker: mean |temporal luma difference error| (16-235 scale); "
             "detail: output / GT Laplacian energy of the luma (1 = GT's detail); "
-            f"ERQA 1.1: F1 of Canny edges after global alignment (every {args.erqa_stride} frames)"
+            f"ERQA 1.1: F1 of Canny edges after global alignment (every {args.erqa_stride} frames); "
+            "gain_db, tof_ratio: against bicubic on the same input"
             + (
                 f"; JOD: ColorVideoVDP {jod_metric.DISPLAY} on the first {args.jod_frames} frames"
                 if args.jod_frames
@@ -219,12 +248,14 @@ def main() -> None:
     for setting, rows in summary.items():
         print(f"\n{setting}: mean over {len(results[setting])} clips")
         print(
-            f"{'method':<24}{'PSNR-Y':>8}{'SSIM-Y':>8}{'tOF':>8}{'flicker':>9}{'detail':>8}{'ERQA':>8}{'JOD':>8}"
+            f"{'method':<24}{'PSNR-Y':>8}{'gain':>8}{'SSIM-Y':>8}{'tOF':>8}{'tOF/bic':>8}{'flicker':>9}"
+            f"{'detail':>8}{'ERQA':>8}{'JOD':>8}"
         )
         for method, m in rows.items():
             print(
-                f"{method:<24}{m['psnr_y']:8.3f}{m['ssim_y']:8.4f}{m['tof']:8.3f}{m['flicker']:9.3f}"
-                f"{m['detail']:8.3f}{m['erqa']:8.4f}{m.get('jod', float('nan')):8.3f}"
+                f"{method:<24}{m['psnr_y']:8.3f}{m['gain_db']:+8.3f}{m['ssim_y']:8.4f}{m['tof']:8.3f}"
+                f"{m['tof_ratio']:8.2f}{m['flicker']:9.3f}{m['detail']:8.3f}{m['erqa']:8.4f}"
+                f"{m.get('jod', float('nan')):8.3f}"
             )
     if args.json:
         save_result(args.json, **report)
