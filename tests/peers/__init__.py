@@ -33,6 +33,16 @@ def need_ffmpeg() -> None:
         require("ffmpeg")
 
 
+def need_chromium() -> None:
+    """Debian's chromium and chromedriver, and selenium to drive them (the [test] extra)."""
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        require("selenium")
+    if shutil.which("chromium") is None or shutil.which("chromedriver") is None:
+        require("chromium and chromium-driver")
+
+
 def need_rtsp_server() -> None:
     ok = Path(SYSTEM_PYTHON).exists() and (
         subprocess.run(

@@ -68,11 +68,24 @@ def live(
     crf: Annotated[int, typer.Option(help="Constant rate factor of the outputs.")] = 23,
     preset: Annotated[str, typer.Option(help="Encoder preset of the outputs.")] = "veryfast",
     overwrite: OverwriteOpt = False,
+    web: Annotated[
+        str | None,
+        typer.Option(
+            metavar="[HOST:]PORT",
+            help="Serve a page to watch each source against bicubic, /stats.json and /metrics "
+            "(Prometheus) on PORT; 127.0.0.1 unless HOST is given, where a token is required.",
+        ),
+    ] = None,
+    web_token: Annotated[
+        str | None,
+        typer.Option(help="The token the page asks for off loopback (default: generated and printed once)."),
+    ] = None,
 ) -> None:
     """Upscale live sources in real time: bounded latency, stale frames dropped, reconnects."""
     from vsr.io.live_outputs import LiveEncode
     from vsr.pipeline.live import LiveConfig, run_live
     from vsr.pipeline.live_stats import LiveStats
+    from vsr.pipeline.web import WebConfig
 
     signal.signal(signal.SIGTERM, interrupt)  # SIGTERM stops like Ctrl-C: outputs are finalised
     with one_line_errors("interrupted before the sources were open"):
@@ -96,6 +109,11 @@ def live(
             stats_every=stats_every,
             encode=LiveEncode(codec=codec, crf=crf, preset=preset),
             overwrite=overwrite,
+            web=None if web is None else WebConfig.parse(web, web_token),
         )
-        final = run_live(cfg, on_stats=lambda snap: typer.echo(f"vsr: {LiveStats.line(snap)}", err=True))
+        final = run_live(
+            cfg,
+            on_stats=lambda snap: typer.echo(f"vsr: {LiveStats.line(snap)}", err=True),
+            on_web=lambda url: typer.echo(f"vsr: watch at {url}", err=True),
+        )
     typer.echo(f"vsr: stopped ({final['stop_reason']}): {LiveStats.line(final)}", err=True)

@@ -39,6 +39,7 @@ from vsr.models.zoo import live_fallback
 from vsr.pipeline.capture import Capture, Captured
 from vsr.pipeline.fallback import FallbackPolicy
 from vsr.pipeline.live_stats import LiveStats, write_json
+from vsr.pipeline.web import Publisher, WebConfig, WebServer
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ class LiveConfig:
     stats_every: float = 10.0
     encode: LiveEncode = field(default_factory=LiveEncode)
     overwrite: bool = False
+    web: WebConfig | None = None  # --web: the page, /stats.json and /metrics (vsr.pipeline.web)
 
     def __post_init__(self) -> None:
         if not self.sources:
@@ -77,8 +79,8 @@ class LiveConfig:
             raise OptionError(f"--max-frames must be at least 1, got {self.max_frames}")
         if self.timeout <= 0:
             raise OptionError(f"--timeout must be positive, got {self.timeout}")
-        if not self.outputs and not self.preview and self.stats_json is None:
-            raise OptionError("nothing to do: give --output DEST, --preview or --stats-json PATH")
+        if not self.outputs and not self.preview and self.stats_json is None and self.web is None:
+            raise OptionError("nothing to do: give --output DEST, --preview, --web PORT or --stats-json PATH")
 
 
 @dataclass
@@ -98,6 +100,7 @@ class _SourceRun:
         self.capture = capture
         self.outputs: list[EncodedOutput] = []
         self.preview: PreviewOutput | None = None
+        self.page = Publisher()  # what --web shows of this source
         self.queue: queue.Queue[_Result | None] = queue.Queue(OUTPUT_QUEUE)
         self.fallback = FallbackPolicy(levels)  # who serves: 0 the model, 1.. the fallback chain
         self.states = [StreamState() for _ in range(levels)]
@@ -132,9 +135,16 @@ def _assign_outputs(outputs: tuple[str, ...], sources: int) -> list[list[str]]:
 
 
 class LiveSession:
-    def __init__(self, cfg: LiveConfig, on_stats: Callable[[dict[str, Any]], None] | None = None) -> None:
+    def __init__(
+        self,
+        cfg: LiveConfig,
+        on_stats: Callable[[dict[str, Any]], None] | None = None,
+        on_web: Callable[[str], None] | None = None,
+    ) -> None:
         self.cfg = cfg
         self.on_stats = on_stats
+        self.on_web = on_web  # called once with the page's address (and token) when it serves
+        self.web: WebServer | None = None
         self.stop = threading.Event()
         self.ready = threading.Event()
         self.errors: list[BaseException] = []
@@ -227,6 +237,7 @@ class LiveSession:
                 return
             for out in run.outputs:
                 out.write(item.image, item.media_time)
+            run.page.offer(item.image, item.lr)
             if run.preview is not None:
                 bicubic = None
                 if run.preview.side_by_side:
@@ -284,9 +295,7 @@ class LiveSession:
                 run.fallback.resets[level] = False
                 stats = self.stats.sources[run.index]
                 with self.stats.lock:
-                    stats.frames_upscaled += 1
-                    if level:
-                        stats.served[level - 1] += 1
+                    stats.add_upscaled(level, now)
                     run.done = (
                         self.cfg.max_frames is not None and stats.frames_upscaled >= self.cfg.max_frames
                     )
@@ -319,8 +328,17 @@ class LiveSession:
                 return
         self.stop_reason = "stopped"
 
+    def snapshot(self) -> dict[str, Any]:
+        """The stats (what --stats-json holds), with the runtime of each level and the level that
+        serves each source now."""
+        runtimes = [getattr(level, "backend", "bicubic") for level in self.levels]
+        snap = self.stats.snapshot(stop_reason=self.stop_reason, runtimes=runtimes)
+        for run, source in zip(self.runs, snap["sources"], strict=True):
+            source["serving"] = self.level_names[run.fallback.level]
+        return snap
+
     def _report(self) -> None:
-        snapshot = self.stats.snapshot(stop_reason=self.stop_reason)
+        snapshot = self.snapshot()
         if self.on_stats is not None:
             self.on_stats(snapshot)
         if self.cfg.stats_json is not None:
@@ -332,6 +350,11 @@ class LiveSession:
         """Open everything, run until a stop condition, finalise every output; the final stats."""
         try:
             self.open()
+            if self.cfg.web is not None:
+                self.web = WebServer(self.cfg.web, [run.page for run in self.runs], self.snapshot)
+                self.web.start()
+                if self.on_web is not None:
+                    self.on_web(self.web.url)
             self.t0 = time.monotonic()
             self.stats.started = self.t0
             for run in self.runs:
@@ -356,13 +379,15 @@ class LiveSession:
             self._shutdown()
         if self.errors:
             raise self.errors[0]
-        snapshot = self.stats.snapshot(stop_reason=self.stop_reason)
+        snapshot = self.snapshot()
         if self.cfg.stats_json is not None:
             write_json(self.cfg.stats_json, snapshot)
         return snapshot
 
     def _shutdown(self) -> None:
         self.stop.set()
+        if self.web is not None:
+            self.web.close()
         for run in self.runs:
             try:
                 run.queue.put(None, timeout=5)
@@ -383,6 +408,10 @@ class LiveSession:
                 thread.join(timeout=self.cfg.timeout + 1)
 
 
-def run_live(cfg: LiveConfig, on_stats: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+def run_live(
+    cfg: LiveConfig,
+    on_stats: Callable[[dict[str, Any]], None] | None = None,
+    on_web: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Run a live session to its end; returns the final stats (what --stats-json holds)."""
-    return LiveSession(cfg, on_stats).run()
+    return LiveSession(cfg, on_stats, on_web).run()

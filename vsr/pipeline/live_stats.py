@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 LATENCY_WINDOW = 10_000  # percentiles cover the most recent frames; max covers the whole run
+RECENT_S = 5.0  # "served_recent": the share of each level over this many seconds
 
 
 @dataclass
@@ -29,12 +30,29 @@ class SourceStats:
     reconnects: int = 0
     latency_max_ms: float = 0.0
     _latency: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCY_WINDOW), repr=False)
+    _levels: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=4096), repr=False)
+
+    def add_upscaled(self, level: int, now: float) -> None:
+        """A frame upscaled by `level` (0 the model, 1.. the fallback chain) at `now` (monotonic)."""
+        self.frames_upscaled += 1
+        if level:
+            self.served[level - 1] += 1
+        self._levels.append((now, level))
+
+    def recent_levels(self, now: float) -> list[int]:
+        """Frames upscaled by each level (0 the model) over the last RECENT_S seconds."""
+        counts = [0] * (len(self.served) + 1)
+        for t, level in reversed(self._levels):
+            if now - t > RECENT_S:
+                break
+            counts[level] += 1
+        return counts
 
     def add_latency(self, ms: float) -> None:
         self._latency.append(ms)
         self.latency_max_ms = max(self.latency_max_ms, ms)
 
-    def summary(self, elapsed: float) -> dict[str, Any]:
+    def summary(self, elapsed: float, now: float | None = None) -> dict[str, Any]:
         latency = np.fromiter(self._latency, dtype=np.float64)
         p50, p95 = np.percentile(latency, [50, 95]).tolist() if len(latency) else (None, None)
         return {
@@ -51,6 +69,8 @@ class SourceStats:
             "fps_in": self.frames_in / elapsed if elapsed > 0 else 0.0,
             "fps_out": self.frames_out / elapsed if elapsed > 0 else 0.0,
             "latency_ms": {"p50": p50, "p95": p95, "max": self.latency_max_ms if len(latency) else None},
+            # frames per level (the model first, then the fallback chain) over the last RECENT_S s
+            "served_recent": self.recent_levels(time.monotonic() if now is None else now),
         }
 
 
@@ -66,13 +86,14 @@ class LiveStats:
 
     def snapshot(self, **extra: Any) -> dict[str, Any]:
         with self.lock:
-            elapsed = time.monotonic() - self.started
+            now = time.monotonic()
+            elapsed = now - self.started
             return {
                 "seconds": round(elapsed, 3),
                 "model": self.model,
                 "fallback": self.fallback,
                 **extra,
-                "sources": [s.summary(elapsed) for s in self.sources],
+                "sources": [s.summary(elapsed, now) for s in self.sources],
             }
 
     @staticmethod
