@@ -3,7 +3,9 @@ served to 0, 1 and 3 viewers (each viewer reads the MJPEG stream as a browser do
 
 The source is the sample clip sent in a loop by a real ffmpeg over UDP (25 fps, 320x180 -> 1280x720);
 configurations alternate round by round, and each run reports frames out, drops, latency, the
-share served by the model, the CPU seconds of the vsr process, and the JPEGs the viewers got.
+share served by the model, the CPU seconds of the vsr process (and per frame sent), and the JPEGs
+the viewers got. Without a fallback (the default here) every frame is the model's, so the runs
+differ only in the page's work.
 
     python benchmarks/web_cost.py --seconds 25 --rounds 2 --json benchmarks/results/web_cost_zen4.json
 """
@@ -59,7 +61,7 @@ def run(args: argparse.Namespace, viewers: int | None) -> dict:
     )  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         stats = Path(tmp) / "stats.json"
-        command = [shutil.which("vsr") or "vsr", "live", f"udp://127.0.0.1:{udp}", "-m", args.model,
+        command = [shutil.which("vsr") or "vsr", "live", f"udp://127.0.0.1:{udp}", "-m", args.model, "--fallback", args.fallback,
                    "--duration", str(args.seconds), "--stats-json", str(stats), "--stats-every", "0"]  # fmt: skip
         if viewers is not None:
             command += ["--web", str(free_port(socket.SOCK_STREAM))]
@@ -86,6 +88,7 @@ def run(args: argparse.Namespace, viewers: int | None) -> dict:
             raise SystemExit(f"vsr live failed: {rest}")
         source = json.loads(stats.read_text())["sources"][0]
     upscaled = max(1, source["frames_upscaled"])
+    cpu = after.children_user + after.children_system - before.children_user - before.children_system
     return {
         "web": viewers is not None,
         "viewers": viewers or 0,
@@ -95,9 +98,8 @@ def run(args: argparse.Namespace, viewers: int | None) -> dict:
         "frames_dropped": source["frames_dropped"],
         "latency_p95_ms": source["latency_ms"]["p95"],
         "model_share": 1 - source["fallback_frames"] / upscaled,
-        "cpu_seconds": round(
-            after.children_user + after.children_system - before.children_user - before.children_system, 2
-        ),  # fmt: skip
+        "cpu_seconds": round(cpu, 2),
+        "cpu_ms_per_frame_out": round(1000 * cpu / max(1, source["frames_out"]), 2),
         "jpegs_per_viewer": counts,
     }
 
@@ -107,6 +109,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=25)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--model", default="fast-x4")
+    parser.add_argument(
+        "--fallback", default="none", help="none (default): every frame by the model, so runs compare"
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     configs: list[int | None] = [None, 0, 1, 3]
@@ -122,7 +127,14 @@ def main() -> None:
         label = "no --web" if viewers is None else f"--web, {viewers} viewers"
         summary[label] = {
             key: round(sum(r[key] for r in mine) / len(mine), 3)
-            for key in ("fps_out", "frames_dropped", "latency_p95_ms", "model_share", "cpu_seconds")
+            for key in (
+                "fps_out",
+                "frames_dropped",
+                "latency_p95_ms",
+                "model_share",
+                "cpu_seconds",
+                "cpu_ms_per_frame_out",
+            )  # fmt: skip
         }
     for label, row in summary.items():
         print(f"{label:<20} {row}")
