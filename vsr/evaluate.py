@@ -102,10 +102,10 @@ def _float_frames(batch: FrameBatch) -> torch.Tensor:
     return batch.host().permute(0, 3, 1, 2).float() / batch.max_value  # (n, 3, h, w)
 
 
-def _frames(path: Path, limit: int) -> Iterator[FrameBatch]:
+def _frames(path: Path, limit: int, batch_size: int = 8) -> Iterator[FrameBatch]:
     with VideoReader(path) as reader:
         seen = 0
-        for batch in reader.batches(8):
+        for batch in reader.batches(batch_size):
             if limit and seen + len(batch) > limit:
                 keep = limit - seen
                 batch = FrameBatch(batch.data[:keep], batch.pts[:keep], batch.time_base)
@@ -157,7 +157,10 @@ def _score_model(cfg: EvalConfig, report: EvalReport, compare_at: int, bar: tqdm
     for name in runners:
         report.methods[name] = SequenceScorer(border=cfg.scale)
     snapshot: dict[str, torch.Tensor] = {}
-    for batch in _frames(cfg.reference, cfg.frames):
+    # Degradations with a codec code each batch as one clip: batches of 32 frames give the codec
+    # runs of 32 frames with a key frame at each start (the clean ones are per frame: any size).
+    clean = cfg.degradation in ("BI", "BD")
+    for batch in _frames(cfg.reference, cfg.frames, 8 if clean else 32):
         hr = crop_to_multiple(_float_frames(batch), 2 * cfg.scale)
         lr = _lr_batch(hr, batch, cfg)
         outputs = {name: _float_frames(r.upscale(lr)) for name, r in runners.items()}

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from vsr.commands.common import one_line_errors
-from vsr.commands.options import DeviceOpt, DtypeOpt
+from vsr.commands.options import DeviceOpt, DtypeOpt, ProgressOpt
 
 
 def eval_(
@@ -46,7 +46,7 @@ def eval_(
             help="Also ColorVideoVDP in JOD (needs vsr[jod]; keeps the frames in memory: see --frames).",
         ),
     ] = False,
-    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    progress: ProgressOpt = True,
 ) -> None:
     """Quality metrics: PSNR-Y, SSIM-Y, tOF, flicker, detail ratio, ERQA (and JOD with --jod)."""
     from vsr.evaluate import EvalConfig, evaluate
