@@ -7,9 +7,12 @@ import signal
 import subprocess
 import threading
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -107,9 +110,10 @@ def test_rtsp_server_restart_reconnects_and_keeps_writing(tmp_path: Path, clip: 
     port = free_port(kind=1)  # TCP
     server = rtsp_server(clip, port)
     out, stats = tmp_path / "out.mkv", tmp_path / "stats.json"
+    web = f"http://127.0.0.1:{free_port(kind=1)}"
     proc = subprocess.Popen(
         [*vsr_command(), "live", f"rtsp://127.0.0.1:{port}/live", "-o", str(out), "--duration", "9",
-         "--stats-json", str(stats), "--timeout", "2"],
+         "--stats-json", str(stats), "--timeout", "2", "--web", web.removeprefix("http://")],
         stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
@@ -118,6 +122,18 @@ def test_rtsp_server_restart_reconnects_and_keeps_writing(tmp_path: Path, clip: 
         stop(server)  # the camera goes away...
         time.sleep(1.5)
         server = rtsp_server(clip, port)  # ...and comes back
+
+        def reconnected() -> bool:
+            with urllib.request.urlopen(web + "/stats.json", timeout=5) as r:
+                return json.load(r)["sources"][0]["reconnects"] >= 1
+
+        assert wait_for(reconnected, 30)
+        with urllib.request.urlopen(web + "/stream/0.mjpg", timeout=10) as stream:  # the page's picture
+            data = b""
+            while data.count(b"--vsrframe") < 2:  # one whole JPEG made after the reconnection
+                data += stream.read(4096)
+        jpeg = data[data.index(b"\xff\xd8") : data.index(b"--vsrframe", data.index(b"\xff\xd8"))]
+        assert cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR).shape[1] == 2 * 4 * W
         _, stderr = proc.communicate(timeout=60)
     finally:
         stop(server)

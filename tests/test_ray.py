@@ -41,9 +41,10 @@ ray = pytest.importorskip("ray", reason="the [ray] extra is not installed")
 psutil = pytest.importorskip("psutil")
 ENCODE = ["--preset", "ultrafast", "--no-progress"]
 # Where parts are compared with a serial --segments run: lossless, so that what is compared is the
-# model's output (x264 turns a 1-level difference into different decisions on later frames).
-LOSSLESS = ["--codec", "ffv1", "--no-progress"]
-SERIAL_LOSSLESS = {"codec": "ffv1", "crf": None, "preset": None, "progress": False}
+# model's output (x264 turns a 1-level difference into different decisions on later frames), and
+# float32 (on CPUs with native bf16 the default autocast rounds further apart between batch sizes).
+LOSSLESS = ["--codec", "ffv1", "--dtype", "float32", "--no-progress"]
+SERIAL_LOSSLESS = {"codec": "ffv1", "crf": None, "preset": None, "dtype": "float32", "progress": False}
 
 
 @pytest.fixture(scope="module")
@@ -176,7 +177,9 @@ def test_finished_parts_are_skipped_on_rerun(cluster: str, tmp_path: Path) -> No
 
     clip = make_clip(tmp_path / "in.mp4", frames=16)
     out = tmp_path / "out.mkv"
-    options = UpscaleConfig(clip, out, segments=2, codec="ffv1", progress=False)  # as the CLI's below
+    options = UpscaleConfig(
+        clip, out, segments=2, codec="ffv1", dtype="float32", progress=False
+    )  # as the CLI's below
     # What an interrupted run leaves: part 0 finished and recorded, part 1 not.
     plan = plan_file(clip, out, options, 3000, weights_key(options))
     frames, info = upscale_part(options, plan.parts[0], plan.segment(0), load_runner(options, 8))
