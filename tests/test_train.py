@@ -292,3 +292,19 @@ def test_holdout_sources_leave_training_for_validation(tmp_path: Path, data: tup
     assert bi["bicubic_psnr_y"] != bd["bicubic_psnr_y"]  # really two inputs
     with pytest.raises(ValueError, match="val_degradation"):
         _config(tmp_path, data, "x", val_degradation="BI,nope")
+
+
+def test_random_perceptual_term_trains_and_adds_up(tmp_path: Path, data: tuple[Path, Path]) -> None:
+    train(
+        _config(
+            tmp_path, data, "perc", iters=2, perceptual_weight=0.5, perceptual_seeds="0,1", gram_weight=1.0
+        )
+    )
+    log = [json.loads(line) for line in (tmp_path / "perc" / "log.jsonl").read_text().splitlines()]
+    first = next(e for e in log if "pixel" in e)
+    assert first["perceptual"] > 0
+    assert first["loss"] == pytest.approx(
+        first["pixel"] + 0.5 * first["warp"] + 0.5 * first["perceptual"], abs=2e-6
+    )
+    with pytest.raises(ValueError, match="perceptual_seeds"):
+        _config(tmp_path, data, "x", perceptual_seeds="0,a")

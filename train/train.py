@@ -13,6 +13,10 @@ Stage "gan" (TecoGAN), started from a PSNR model with --init-from: the same term
   ground truth (--usm AMOUNT, as Real-ESRGAN / RealBasicVSR do), an L1 loss on the 2-D spectra
   (--freq-weight) and LDL's artifact-map loss against the EMA generator (--ldl-weight); the
   adversarial and feature-matching terms fade in over --adv-warmup iterations.
+Terms either stage can add: --temporal-weight (the output's frame-to-frame change against the
+ground truth's, warped by the model's flow), --teacher/--teacher-weight (a second target: another
+generator's output, forward only) and --perceptual-weight (fixed random-feature networks, no
+pretrained weights: train.perceptual).
 
 Checkpoints hold everything needed to resume exactly: weights (G, D, EMA), optimisers, schedulers,
 RNG state and iteration; the data windows are a pure function of (seed, index). fp32 on CPU, AMP
@@ -62,6 +66,7 @@ from train.losses import (
     unsharp_mask,
     warping_loss,
 )
+from train.perceptual import RandomPerceptualLoss
 from vsr.degradations import DEGRADATIONS
 from vsr.evaluate import save_crops
 from vsr.metrics import SequenceScorer
@@ -114,6 +119,11 @@ class TrainConfig:
     # target, weighted by teacher_weight (the teacher runs forward only)
     teacher: str = ""
     teacher_weight: float = 0.0
+    # > 0: a perceptual loss with no pretrained weights (train.perceptual: fixed random CNNs, one
+    # per comma-separated seed), with an optional Gram (texture) term inside it
+    perceptual_weight: float = 0.0
+    perceptual_seeds: str = "0"
+    gram_weight: float = 0.0
     grad_clip: float = 1.0
     # GAN stage
     adv_weight: float = 0.01
@@ -157,6 +167,8 @@ class TrainConfig:
                 raise ValueError(f"val_degradation must list some of {DEGRADATIONS}, got {kind!r}")
         if self.teacher_weight > 0 and not self.teacher:
             raise ValueError("--teacher-weight needs --teacher WEIGHTS")
+        if not all(seed.strip().isdigit() for seed in self.perceptual_seeds.split(",")):
+            raise ValueError(f"perceptual_seeds: comma-separated integers, got {self.perceptual_seeds!r}")
         if self.warp not in ("preset", "hr", "folded"):
             raise ValueError(f"warp must be preset, hr or folded, got {self.warp!r}")
         if self.recurrence not in ("preset", "flow", "hidden"):
@@ -214,6 +226,7 @@ def generator_step(
     ema: FrameRecurrentGenerator | None = None,
     adv_scale: float = 1.0,
     teacher: FrameRecurrentGenerator | None = None,
+    perceptual: RandomPerceptualLoss | None = None,
 ) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
     """The generator's losses; for the gan stage also D's input batch [real; fake] (detached).
     `adv_scale` multiplies the adversarial and feature-matching weights (the fade-in)."""
@@ -237,6 +250,9 @@ def generator_step(
     if out.flow is not None:
         terms["warp"] = warping_loss(lr_in, out.flow)
         loss = loss + cfg.warp_weight * terms["warp"]
+    if perceptual is not None and cfg.perceptual_weight > 0:
+        terms["perceptual"] = perceptual(out.hr, target)
+        loss = loss + cfg.perceptual_weight * terms["perceptual"]
     if cfg.temporal_weight > 0:
         terms["temporal"] = temporal_loss(out.hr, hr_in, out.flow)
         loss = loss + cfg.temporal_weight * terms["temporal"]
@@ -389,6 +405,10 @@ def train(cfg: TrainConfig) -> None:
         d_sched = torch.optim.lr_scheduler.LambdaLR(d_opt, lr_lambda(cfg))
     if cfg.ema > 0:
         ema = copy.deepcopy(model).eval().requires_grad_(False)
+    perceptual = None
+    if cfg.perceptual_weight > 0:
+        seeds = tuple(int(seed) for seed in cfg.perceptual_seeds.split(","))
+        perceptual = RandomPerceptualLoss(seeds, gram_weight=cfg.gram_weight).to(device)
     teacher = None
     if cfg.teacher:
         teacher = load_generator(Path(cfg.teacher))[0].to(device).eval().requires_grad_(False)
@@ -496,7 +516,9 @@ def train(cfg: TrainConfig) -> None:
             lr, hr = lr.to(device, non_blocking=True), hr.to(device, non_blocking=True)
             with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
                 adv_scale = min(1.0, it / cfg.adv_warmup) if cfg.adv_warmup else 1.0
-                terms, d_input = generator_step(model, g, disc, lr, hr, cfg, ema, adv_scale, teacher)
+                terms, d_input = generator_step(
+                    model, g, disc, lr, hr, cfg, ema, adv_scale, teacher, perceptual
+                )
             opt.zero_grad(set_to_none=True)
             scaler.scale(terms["loss"]).backward()
             scaler.unscale_(opt)
