@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import time
 import urllib.error
@@ -101,6 +102,11 @@ def test_metrics_parse_as_prometheus_text_and_count_up(live: Live) -> None:
         families = {f.name: f for f in text_string_to_metric_families(body.decode())}
         return families
 
+    # a viewer that asks for the picture and never reads it: the run must not notice
+    host, port = live.base.removeprefix("http://").split(":")
+    stalled = socket.create_connection((host, int(port)))
+    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stalled.sendall(b"GET /stream/0.mjpg HTTP/1.1\r\nHost: x\r\n\r\n")
     first = scrape()
     time.sleep(1.5)
     second = scrape()
@@ -123,6 +129,8 @@ def test_metrics_parse_as_prometheus_text_and_count_up(live: Live) -> None:
     assert levels == {"fast-x4", "bicubic"}
     assert {s.labels["quantile"] for s in second["vsr_live_latency_seconds"].samples} == {"0.5", "0.95"}
     assert live.get("/nothing-here")[0] == 404 and live.get("/../../etc/passwd")[0] == 404
+    assert later["vsr_live_web_viewers"] == 1  # the stalled one, still connected
+    stalled.close()
 
 
 def test_the_page_shows_a_moving_picture_and_changing_stats_in_chromium(tmp_path: Path) -> None:
