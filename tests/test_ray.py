@@ -193,7 +193,9 @@ def test_finished_parts_are_skipped_on_rerun(cluster: str, tmp_path: Path) -> No
 
 
 def test_a_worker_killed_mid_part_is_retried(cluster: str, tmp_path: Path) -> None:
-    clip = make_clip(tmp_path / "in.mp4", frames=90, width=160, height=96)
+    # 320x192: each part takes a second or more, long enough for the killer to catch it mid-way
+    # (at 160x96 in float32 a part could end between two looks on a busy machine)
+    clip = make_clip(tmp_path / "in.mp4", frames=90, width=320, height=192)
     out = tmp_path / "out.mkv"
     parts = tmp_path / ".out.mkv.vsr-ray-parts"
     killed: list[int] = []
