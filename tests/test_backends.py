@@ -13,6 +13,7 @@ from tests.clips import make_clip, moving_batch
 from vsr.cli import app
 from vsr.engine.base import cache_key, weights_digest
 from vsr.engine.build import build_runner
+from vsr.engine.exported import export_onnx
 from vsr.engine.ort import OrtGenerator
 from vsr.engine.runtimes import backend_dtype
 from vsr.errors import BackendUnavailableError, OptionError
@@ -67,6 +68,26 @@ def test_ort_exports_when_the_module_was_moved(tmp_path: Path) -> None:
     session = ort.session(32, 40)
     assert {i.name for i in session.get_inputs()} == {"lr", "prev_lr", "prev_folded"}
     assert next(model.parameters()).device.type == "cpu"  # the caller's model was not moved either
+
+
+def test_export_ignores_the_callers_autocast(tmp_path: Path) -> None:
+    """A runtime exports on its first frame, inside the Runner's autocast (bf16 on CPUs that have
+    it); the graph must hold no bf16 and give what the fp32 model gives."""
+    onnx = pytest.importorskip("onnx")
+    model, _ = load_model("fast-x4")
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        export_onnx(model, tmp_path / "inside.onnx", height=32, width=40)
+    graph = onnx.load(str(tmp_path / "inside.onnx")).graph
+    casts = [a.i for n in graph.node if n.op_type == "Cast" for a in n.attribute if a.name == "to"]
+    assert onnx.TensorProto.BFLOAT16 not in casts and onnx.TensorProto.FLOAT16 not in casts
+    session = pytest.importorskip("onnxruntime").InferenceSession(str(tmp_path / "inside.onnx"))
+    torch.manual_seed(1)
+    lr, prev = torch.rand(1, 3, 32, 40), torch.rand(1, 3, 32, 40)
+    folded = torch.rand(1, model.carried_channels, 32, 40)
+    (got,) = session.run(None, {"lr": lr.numpy(), "prev_lr": prev.numpy(), "prev_folded": folded.numpy()})
+    with torch.no_grad():
+        want = model.float()(lr, prev, folded)
+    assert float((torch.from_numpy(got) - want).abs().max()) < 1e-4
 
 
 def test_ort_runs_a_hidden_state_model(tmp_path: Path) -> None:

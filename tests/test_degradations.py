@@ -80,6 +80,22 @@ def test_bd_of_a_flat_image_is_flat() -> None:
     assert torch.allclose(blur_downscale(hr, 4), torch.full((1, 3, 8, 8), round(0.4 * 255) / 255))
 
 
+@pytest.mark.parametrize("scale", [2, 4])
+def test_bd_and_bi_share_one_sampling_grid(scale: int) -> None:
+    # A bright square's centre of mass lands where bicubic puts it: BD blurs, it does not shift.
+    hr = torch.zeros(1, 3, 64, 64)
+    hr[..., 24:40, 20:36] = 1.0
+
+    def centroid(x: torch.Tensor) -> tuple[float, float]:
+        y = x[0, 0].double()
+        rows, cols = torch.meshgrid(*(torch.arange(n, dtype=torch.float64) for n in y.shape), indexing="ij")
+        return float((rows * y).sum() / y.sum()), float((cols * y).sum() / y.sum())
+
+    bd, bi = centroid(blur_downscale(hr, scale)), centroid(bicubic_downscale(hr, scale))
+    assert bd == pytest.approx(bi, abs=0.02)
+    assert bi == pytest.approx(((31.5 + 0.5) / scale - 0.5, (27.5 + 0.5) / scale - 0.5), abs=0.02)
+
+
 def test_gaussian_kernel_is_normalised_and_symmetric() -> None:
     k = gaussian_kernel(1.5, 1.5, 0.0, size=13)
     assert float(k.sum()) == pytest.approx(1.0)

@@ -29,6 +29,7 @@ from tests.peers import (
     wait_for,
 )
 from vsr.cli import app
+from vsr.engine import autotune
 from vsr.errors import InputError, OptionError
 from vsr.io.live_outputs import describe_output
 from vsr.io.sources import parse_source
@@ -279,6 +280,42 @@ def test_default_fallback_is_the_real_time_model_then_bicubic(tmp_path: Path, cl
     _check_counts(s)
     assert s["fallback_served"][0] > 0
     assert " by rt-x4 " in proc.stderr.splitlines()[-1]
+
+
+def test_each_model_level_runs_on_its_measured_runtime(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--backend auto (the default): an unbounded stream measures every model level's runtime at
+    the source's size once; the next stream of that size takes the cached choice; a short run
+    (--max-frames) measures nothing."""
+    monkeypatch.setenv("VSR_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(autotune, "TIMED_SECONDS", 0.3)  # the timing's length, not what it decides
+    source = make_clip(tmp_path / "src.ts", frames=16, width=64, height=48)  # MPEG-TS: no length
+
+    def session(**options: object) -> LiveSession:
+        cfg = LiveConfig(sources=(str(source),), stats_json=tmp_path / "s.json", **options)
+        live = LiveSession(cfg)
+        live.run()
+        return live
+
+    short = session(max_frames=4)
+    assert [r["runtime"] for r in short.runtimes()] == ["eager", "eager", "bicubic"]
+    assert not (tmp_path / "cache" / "autotune.json").exists()
+
+    first = session()
+    table = json.loads((tmp_path / "cache" / "autotune.json").read_text())
+    assert len(table) == 2  # fast-x4 and rt-x4 at 64x48
+    levels = first.runtimes()
+    assert [r["level"] for r in levels] == ["fast-x4", "rt-x4", "bicubic"]
+    for level in levels[:2]:
+        assert level["reason"].startswith("measured") and " at 64x48 " in level["reason"]
+        assert level["runtime"] in {entry["backend"] for entry in table.values()}
+    assert json.loads((tmp_path / "s.json").read_text())["runtimes"] == [r["runtime"] for r in levels]
+
+    again = session()
+    assert [r["runtime"] for r in again.runtimes()] == [r["runtime"] for r in levels]
+    assert all(r["reason"].endswith("(cached)") for r in again.runtimes()[:2])
+    assert len(json.loads((tmp_path / "cache" / "autotune.json").read_text())) == 2
 
 
 def test_fallback_choice() -> None:

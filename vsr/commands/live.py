@@ -41,7 +41,7 @@ def live(
     ] = "auto",
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = "auto",
-    backend: Backend = "eager",
+    backend: Backend = "auto",
     rtsp_transport: Annotated[str, typer.Option(help="RTSP input transport: tcp or udp.")] = "tcp",
     realtime: Annotated[
         bool, typer.Option(help="Play file sources at their own frame rate (drop frames when behind).")
@@ -83,9 +83,18 @@ def live(
 ) -> None:
     """Upscale live sources in real time: bounded latency, stale frames dropped, reconnects."""
     from vsr.io.live_outputs import LiveEncode
-    from vsr.pipeline.live import LiveConfig, run_live
+    from vsr.pipeline.live import LiveConfig, LiveSession, run_live
     from vsr.pipeline.live_stats import LiveStats
     from vsr.pipeline.web import WebConfig
+
+    def ready(session: LiveSession) -> None:
+        levels = ", ".join(
+            r["level"] if r["runtime"] == "bicubic" else f"{r['level']} on {r['runtime']}"
+            for r in session.runtimes()
+        )
+        typer.echo(f"vsr: serving {levels}", err=True)
+        if session.web is not None:
+            typer.echo(f"vsr: watch at {session.web.url}", err=True)
 
     signal.signal(signal.SIGTERM, interrupt)  # SIGTERM stops like Ctrl-C: outputs are finalised
     with one_line_errors("interrupted before the sources were open"):
@@ -114,6 +123,6 @@ def live(
         final = run_live(
             cfg,
             on_stats=lambda snap: typer.echo(f"vsr: {LiveStats.line(snap)}", err=True),
-            on_web=lambda url: typer.echo(f"vsr: watch at {url}", err=True),
+            on_ready=ready,
         )
     typer.echo(f"vsr: stopped ({final['stop_reason']}): {LiveStats.line(final)}", err=True)

@@ -10,7 +10,8 @@ Backend = Annotated[
     str,
     typer.Option(
         help="auto (on a CPU: the fastest installed runtime, measured once per CPU, model and size for "
-        "inputs of 1000+ frames and cached; compile is a candidate from 2000 frames; elsewhere eager), "
+        "inputs of 1000+ frames and live streams, and cached; compile is a candidate from 2000 frames, "
+        "never live; elsewhere eager), "
         "eager (PyTorch), compile "
         "(torch.compile), ort (ONNX Runtime, fp32), openvino (OpenVINO, CPU, the [openvino] extra), "
         "openvino-int8 (OpenVINO after NNCF int8 quantization, CPU, the [int8] extra) "

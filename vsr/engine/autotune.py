@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from vsr.engine.base import cache_dir, weights_digest
+from vsr.engine.exported import EXPORT_VERSION
 from vsr.engine.runner import Runner, RunnerSettings
 from vsr.engine.runtimes import backend_dtype, make_generator, resolve_backend
 from vsr.errors import VsrError
@@ -105,6 +106,7 @@ def cache_key(digest: str, size: tuple[int, int], dtype: str, options: list[str]
         "dtype": dtype,
         "threads": torch.get_num_threads(),
         "candidates": options,
+        "export": EXPORT_VERSION,  # choices made among wrong graphs are not kept either
     }
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
@@ -206,6 +208,11 @@ def choose(
         return Choice(plain, "no other CPU runtime installed")
     if not frames_hint or frames_hint < MEASURE_FRAMES:
         return Choice(plain, f"input shorter than {MEASURE_FRAMES} frames: not measured")
+    log.warning(
+        "measuring the fastest runtime at %dx%d (%s; once per CPU, model and size, then cached)",
+        *size,
+        ", ".join(options),
+    )
     choice, built = measure(model, dtype_name, size, options)
     _store(key, {"backend": choice.backend, "reason": choice.reason, "fps": choice.fps, "time": time.time()})
     choice.module = built[choice.backend]

@@ -90,6 +90,7 @@ class Capture:
         self.first: av.VideoFrame | None = None
         self.size = (0, 0)
         self.rate = Fraction(30)
+        self.length: int | None = None  # frames in a file source, where its header says
         self.ended = threading.Event()
 
     def connect(self) -> av.VideoFrame:
@@ -114,6 +115,8 @@ class Capture:
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         if rate and 1 <= float(rate) <= 240:
             self.rate = Fraction(rate)
+        if self.source.kind == "file" and stream.frames > 0:
+            self.length = stream.frames
         return first
 
     def open(self) -> None:
@@ -129,6 +132,14 @@ class Capture:
             reason = getattr(exc, "strerror", None) or str(exc)
             raise InputError(f"cannot open source {self.source.text!r}: {reason}") from None
         self.size = (self.first.width, self.first.height)
+
+    def reopen(self) -> None:
+        """Connect again, dropping what the first connection has queued since (a live source
+        that waited for the runtime measurement would otherwise start seconds behind)."""
+        if self.container is not None:
+            self.container.close()
+            self.container = None
+        self.open()
 
     def run(self, stop: threading.Event, t0: float) -> None:
         """The capture thread: decode into the mailbox until `stop`, the end, or a loss that is

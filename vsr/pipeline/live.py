@@ -6,6 +6,11 @@ per source. Between upscaler and outputs sits a short queue that drops its oldes
 A source whose frames are being dropped is served by the next, cheaper level of the --fallback
 chain (by default the shipped real-time model, then bicubic) for a while, by the rules of
 vsr.pipeline.fallback.
+
+With --backend auto (the default) on a CPU, every model level runs on the fastest correct runtime
+for this CPU, model and frame size (vsr.engine.autotune: eager, OpenVINO, OpenVINO int8, ONNX
+Runtime, whichever are installed). The measurement runs once, after the sources connect and before
+the first frame is taken, and is cached, so later streams of that size start at once.
 """
 
 from __future__ import annotations
@@ -24,8 +29,9 @@ import cv2
 import numpy as np
 import torch
 
-from vsr.engine.build import build_runner
-from vsr.engine.runner import StreamState
+from vsr.engine.autotune import MEASURE_FRAMES
+from vsr.engine.build import build_runner, runner_for
+from vsr.engine.runner import Runner, StreamState, resolve_device
 from vsr.errors import OptionError
 from vsr.io.live_outputs import (
     EncodedOutput,
@@ -44,6 +50,12 @@ from vsr.pipeline.web import Publisher, WebConfig, WebServer
 log = logging.getLogger(__name__)
 
 OUTPUT_QUEUE = 4  # frames between the upscaler and a source's outputs
+# What an unbounded stream tells `auto` of its length: enough to measure the runtimes, too few for
+# torch.compile to be a candidate (its first compile, ~13 s on these CPUs, would hold every cold
+# start up). A run bounded by --max-frames, --duration or the length of its files tells what it will
+# take at most, so a short run uses a cached choice or eager, as a short `vsr upscale` does.
+STREAM_FRAMES_HINT = MEASURE_FRAMES
+REOPEN_AFTER_S = 1.0  # live sources are reconnected when choosing the runtimes took longer
 
 
 @dataclass(frozen=True)
@@ -55,7 +67,7 @@ class LiveConfig:
     scale: int = 4
     device: str = "auto"
     dtype: str = "auto"
-    backend: str = "eager"
+    backend: str = "auto"
     # models, weights paths or "bicubic", comma-separated; "none"; "auto" (zoo.live_fallback)
     fallback: str = "auto"
     rtsp_transport: str = "tcp"
@@ -139,11 +151,12 @@ class LiveSession:
         self,
         cfg: LiveConfig,
         on_stats: Callable[[dict[str, Any]], None] | None = None,
-        on_web: Callable[[str], None] | None = None,
+        on_ready: Callable[[LiveSession], None] | None = None,
     ) -> None:
         self.cfg = cfg
         self.on_stats = on_stats
-        self.on_web = on_web  # called once with the page's address (and token) when it serves
+        # called once when everything is open, before the first frame: runtimes(), web.url
+        self.on_ready = on_ready
         self.web: WebServer | None = None
         self.stop = threading.Event()
         self.ready = threading.Event()
@@ -158,6 +171,8 @@ class LiveSession:
                 kind, _, _ = describe_output(dest)
                 if kind == "file":
                     check_file_output(dest, cfg.overwrite)
+        # Built now so a bad model fails before anything connects; with `auto` on a CPU, rebuilt on
+        # the measured runtime once the sources' size is known (open()).
         options = {"backend": cfg.backend, "device": cfg.device, "dtype": cfg.dtype}
         runner, model_name = build_runner(cfg.model, cfg.scale, **options)
         self.level_names = [model_name, *live_fallback(cfg.fallback, model_name, cfg.scale)]
@@ -184,6 +199,12 @@ class LiveSession:
         """Connect every source (each must answer within --timeout), then open the outputs."""
         for run in self.runs:
             run.capture.open()
+        started = time.monotonic()
+        self._choose_runtimes()
+        if time.monotonic() - started > REOPEN_AFTER_S:  # a measurement ran: what queued is stale
+            for run in self.runs:
+                if run.source.kind != "file":
+                    run.capture.reopen()
         created: list[Path] = []
         try:
             for run in self.runs:
@@ -213,6 +234,44 @@ class LiveSession:
             for path in created:
                 path.unlink(missing_ok=True)
             raise
+
+    def _choose_runtimes(self) -> None:
+        """--backend auto on a CPU: each model level on its measured runtime at the largest
+        source's size (a source of another size runs on the same runtime)."""
+        if self.cfg.backend != "auto" or resolve_device(self.cfg.device).type != "cpu":
+            return
+        size = max((run.capture.size for run in self.runs), key=lambda wh: wh[0] * wh[1])
+        lengths = [run.capture.length for run in self.runs]
+        frames = STREAM_FRAMES_HINT if None in lengths else min(STREAM_FRAMES_HINT, max(lengths))
+        if self.cfg.max_frames is not None:
+            frames = min(frames, self.cfg.max_frames)
+        if self.cfg.duration is not None:
+            rate = max(float(run.capture.rate) for run in self.runs)
+            frames = min(frames, int(self.cfg.duration * rate))
+        for i, level in enumerate(self.levels):
+            if not isinstance(level, Runner):
+                continue  # bicubic
+            self.levels[i] = runner_for(
+                level.model,
+                backend="auto",
+                device=self.cfg.device,
+                dtype=self.cfg.dtype,
+                frames_hint=frames,
+                size_hint=size,
+            )
+            chosen = self.levels[i]
+            log.info("%s runs on %s: %s", self.level_names[i], chosen.backend, chosen.backend_reason)
+
+    def runtimes(self) -> list[dict[str, str]]:
+        """What each level runs on and why (bicubic: OpenCV)."""
+        return [
+            {
+                "level": name,
+                "runtime": getattr(level, "backend", "bicubic"),
+                "reason": getattr(level, "backend_reason", "OpenCV resize"),
+            }
+            for name, level in zip(self.level_names, self.levels, strict=True)
+        ]
 
     def _guarded(self, body: Callable[[], None], done: threading.Event | None) -> None:
         """Thread body: a failure is handed to the main thread and stops the run; `done` is set
@@ -353,8 +412,8 @@ class LiveSession:
             if self.cfg.web is not None:
                 self.web = WebServer(self.cfg.web, [run.page for run in self.runs], self.snapshot)
                 self.web.start()
-                if self.on_web is not None:
-                    self.on_web(self.web.url)
+            if self.on_ready is not None:
+                self.on_ready(self)
             self.t0 = time.monotonic()
             self.stats.started = self.t0
             for run in self.runs:
@@ -411,7 +470,7 @@ class LiveSession:
 def run_live(
     cfg: LiveConfig,
     on_stats: Callable[[dict[str, Any]], None] | None = None,
-    on_web: Callable[[str], None] | None = None,
+    on_ready: Callable[[LiveSession], None] | None = None,
 ) -> dict[str, Any]:
     """Run a live session to its end; returns the final stats (what --stats-json holds)."""
-    return LiveSession(cfg, on_stats, on_web).run()
+    return LiveSession(cfg, on_stats, on_ready).run()
