@@ -13,6 +13,8 @@ for a measurement: they use a cached choice if there is one, else the plain rule
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
+import importlib.util
 import json
 import logging
 import os
@@ -55,11 +57,16 @@ class Choice:
 
 
 def _installed(name: str) -> bool:
+    """Whether a package is installed, without importing it: openvino, nncf and onnxruntime
+    cost ~1.7 s to import together, which a short input that measures nothing must not pay."""
+    return importlib.util.find_spec(name) is not None
+
+
+def _version(name: str) -> str | None:
     try:
-        __import__(name)
-    except ImportError:
-        return False
-    return True
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 def candidates(frames_hint: int | None) -> list[str]:
@@ -77,12 +84,8 @@ def candidates(frames_hint: int | None) -> list[str]:
 
 def _cpu_identity() -> dict[str, Any]:
     info = machine_info()
-    versions = {}
-    for name in ("openvino", "onnxruntime", "nncf"):
-        try:
-            versions[name] = __import__(name).__version__
-        except ImportError:
-            pass
+    names = ("openvino", "onnxruntime", "onnxruntime-gpu", "nncf")
+    versions = {name: v for name in names if (v := _version(name)) is not None}
     return {
         "cpu": info["cpu"],
         "family_model": info["cpu_family_model"],
