@@ -39,14 +39,24 @@ def run(model: str, seconds: float, extra: list[str], workdir: Path) -> dict:
     ]  # fmt: skip
     try:
         time.sleep(0.5)
+        started = time.monotonic()
         subprocess.run(command, check=True)
+        wall = time.monotonic() - started
     finally:
         sender.terminate()
         sender.wait()
     snapshot = json.loads(stats.read_text())
+    source = snapshot["sources"][0]
+    levels = [model, *(snapshot.get("fallback") or [])]
+    served = [source["frames_upscaled"] - source["fallback_frames"], *source["fallback_served"]]
+    by_model = sum(n for name, n in zip(levels, served, strict=True) if name != "bicubic")
     return {
+        # the issue 29 measure: frames out made by a model (any level but bicubic)
+        "model_share": round(by_model / max(1, source["frames_upscaled"]), 4),
         "command": " ".join(command[:3] + ["..."] + command[4:]),
         "fallback": snapshot.get("fallback"),
+        "runtimes": snapshot.get("runtimes"),  # of the model and each fallback level
+        "wall_s": round(wall, 1),  # the run's --duration plus start-up (and a runtime measurement)
         **snapshot["sources"][0],
     }
 
@@ -72,7 +82,8 @@ def main() -> None:
             lat = r["latency_ms"]
             print(
                 f"{key}: in {r['fps_in']:.1f} fps, out {r['fps_out']:.1f} fps, dropped {r['frames_dropped']}"
-                f"/{r['frames_in']}, fallback {r['fallback_frames']}, latency p50 {lat['p50']:.0f} p95 {lat['p95']:.0f} max {lat['max']:.0f} ms",
+                f"/{r['frames_in']}, fallback {r['fallback_frames']}, by a model {100 * r['model_share']:.0f}%, "
+                f"runtimes {r['runtimes']}, latency p50 {lat['p50']:.0f} p95 {lat['p95']:.0f} max {lat['max']:.0f} ms",
                 flush=True,
             )
     report = {

@@ -4,8 +4,8 @@ Clips: every clip in --val-dir, then the training sources held out as validation
 train.data.HOLDOUT_SOURCES, found in --train-dir; --no-holdout for the --val-dir clips only).
 HR = all decoded frames (cropped to a multiple of 2 x scale). LR, one per --settings entry
 (default: the six fixed settings of vsr.degradations.EVAL_SETTINGS): "BI" (antialiased bicubic
-downscale by the model's scale, stored losslessly), "BD" (Gaussian blur sigma 1.6, then every
-scale-th pixel), "BI+H264" / "BI+H264-28" (BI, then the whole clip through libx264 at CRF 23 / 28,
+downscale by the model's scale, stored losslessly), "BD" (Gaussian blur sigma 1.6, then the
+sample at the centre of each scale x scale block, on BI's grid), "BI+H264" / "BI+H264-28" (BI, then the whole clip through libx264 at CRF 23 / 28,
 preset medium), "BD+H264" (BD then CRF 23) and "BI+H265-28" (libx265 CRF 28); also "real" and
 "web" (vsr.degradations' random camera/stream mixes, drawn with the seed 1000 + the clip's place in
 the list, as compare_temporal.py and training validation draw them). Each method upscales each
