@@ -24,6 +24,7 @@ import vsr
 from vsr.bench import save_result
 from vsr.engine.runner import Runner, RunnerSettings
 from vsr.frames import FrameBatch
+from vsr.machine import native_bf16
 from vsr.models.generator import PRESETS, FrameRecurrentGenerator, GeneratorArgs
 from vsr.models.zoo import load_model
 
@@ -79,7 +80,7 @@ def main() -> None:
 
     frames = sample_frames(args.frames)
     dtypes = {"float32": torch.float32}
-    if torch.cpu._is_avx512_bf16_supported():
+    if native_bf16():
         dtypes["bfloat16"] = torch.bfloat16
     shipped, _ = load_model("fast-x4")
     model_stage = {name: model_stage_fps(shipped, dt, frames, args.batch) for name, dt in dtypes.items()}

@@ -1,8 +1,9 @@
 """CPU speed on the native ISA and restricted to AVX2, from any machine (issue 14's table).
 
 For each ISA, in a fresh process (PyTorch and oneDNN read their ISA limits at start-up:
-ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 for the AVX2 run; OpenVINO has no such switch and
-uses the native ISA in both):
+ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 for the AVX2 run; OpenVINO's CPU plugin, built on
+oneDNN, honours ONEDNN_MAX_CPU_ISA too: its int8 convolutions run jit_avx2_I8 under the cap and
+brgconv_avx512_I8 without it on a Zen 4, by its performance counters):
 
 - the model stage (`vsr bench`, 320x180 -> 1280x720, batch 8, stages only) for every CPU backend
   installed: eager fp32, eager with the CPU's default dtype, ONNX Runtime, OpenVINO;

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from fractions import Fraction
 
 import pytest
@@ -98,6 +101,29 @@ def test_dtype_choices() -> None:
         resolve_dtype("float16", CPU)
     with pytest.raises(OptionError):
         resolve_dtype("int8", CPU)
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {},
+        {"ONEDNN_MAX_CPU_ISA": "AVX2"},
+        {"ATEN_CPU_CAPABILITY": "avx2"},
+        {"ONEDNN_MAX_CPU_ISA": "AVX512_CORE_BF16"},
+    ],
+)
+def test_auto_dtype_follows_the_isa_the_process_may_use(env: dict[str, str]) -> None:
+    """bf16 only where it runs natively: under an AVX2 cap oneDNN emulates it (4x slower than fp32),
+    so `auto` is fp32 there, as on the AVX2 laptop the cap stands for. Read in a fresh process,
+    since PyTorch and oneDNN read these variables at start-up."""
+    probe = "import torch; from vsr.engine.runner import resolve_dtype; print(resolve_dtype('auto', torch.device('cpu')))"
+    base = {k: v for k, v in os.environ.items() if k not in ("ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY")}
+    out = subprocess.run(
+        [sys.executable, "-c", probe], env={**base, **env}, capture_output=True, text=True, check=True
+    )
+    capped = env.get("ONEDNN_MAX_CPU_ISA") == "AVX2" or env.get("ATEN_CPU_CAPABILITY") == "avx2"
+    native = torch.cpu._is_avx512_bf16_supported()
+    assert out.stdout.strip() == ("torch.bfloat16" if native and not capped else "torch.float32")
 
 
 def test_streams_in_one_batch_equal_each_stream_alone() -> None:

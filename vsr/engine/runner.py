@@ -14,6 +14,7 @@ from vsr.engine.transfer import DeviceIO
 from vsr.engine.yuv import YuvMatrix, folded_to_yuv420, rgb_to_yuv420, yuv420_to_rgb
 from vsr.errors import BackendUnavailableError, Cancelled, OptionError
 from vsr.frames import FrameBatch
+from vsr.machine import native_bf16
 from vsr.models.generator import FrameRecurrentGenerator, State, hr_frame
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -34,11 +35,12 @@ def resolve_device(name: str) -> torch.device:
 
 
 def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
-    """auto: fp16 on CUDA, bf16 on CPUs with native bf16 (AVX512-BF16/AMX), else fp32."""
+    """auto: fp16 on CUDA, bf16 on CPUs with native bf16 (AVX512-BF16/AMX, not capped below it:
+    vsr.machine.native_bf16), else fp32."""
     if name == "auto":
         if device.type == "cuda":
             return torch.float16
-        return torch.bfloat16 if torch.cpu._is_avx512_bf16_supported() else torch.float32
+        return torch.bfloat16 if native_bf16() else torch.float32
     if name not in DTYPES:
         raise OptionError(f"--dtype {name!r} is not one of auto, {', '.join(DTYPES)}")
     if device.type == "cpu" and name == "float16":
