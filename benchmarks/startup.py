@@ -28,10 +28,12 @@ from tests.clips import make_clip  # noqa: E402
 from vsr.bench import save_result  # noqa: E402
 
 
-def timed(command: list[str], tree: Path) -> float:
+def timed(command: list[str], tree: Path, cwd: Path) -> float:
+    # `python -m` puts the working directory first on sys.path, ahead of PYTHONPATH: run from a
+    # folder with no vsr in it, or every tree would time the checkout it was started from
     env = {**os.environ, "PYTHONPATH": str(tree.resolve())}
     start = time.perf_counter()
-    subprocess.run(command, env=env, check=True, capture_output=True)
+    subprocess.run(command, env=env, cwd=cwd, check=True, capture_output=True)
     return time.perf_counter() - start
 
 
@@ -62,7 +64,7 @@ def main() -> None:
         for _ in range(args.rounds):
             for label, tree in trees.items():
                 for name, command in commands.items():
-                    times[label][name].append(timed(command, tree))
+                    times[label][name].append(timed(command, tree, Path(tmp)))
     results = {
         label: {name: {"median_s": round(statistics.median(t), 3), "rounds_s": [round(x, 3) for x in t]}
                 for name, t in by_command.items()}
