@@ -301,3 +301,22 @@ def test_every_commands_help_keeps_the_extras_names() -> None:
             for extra in ("[openvino]", "[int8]", "[trt]"):
                 assert extra in result.output, (command, extra)
     assert backend_help == 4  # upscale, batch, live, bench
+
+
+def test_every_upscale_option_reaches_the_config() -> None:
+    """`vsr upscale` builds its UpscaleConfig from its own parameters by name: every field of the
+    config is an option of the command, and the command's other options (Ray's) stay out."""
+    import dataclasses
+    import inspect
+
+    from vsr.commands.upscale import upscale
+    from vsr.config import UpscaleConfig
+
+    params = inspect.signature(upscale).parameters
+    fields = {f.name for f in dataclasses.fields(UpscaleConfig)}
+    assert fields <= set(params), fields - set(params)
+    given = {name: p.default for name, p in params.items()} | {"input": "a.mp4", "output": "b.mkv"}
+    given |= {"crf": 30, "ray_workers": 3}
+    cfg = UpscaleConfig.from_options(given, preset="fast")
+    assert (cfg.crf, cfg.preset, str(cfg.output)) == (30, "fast", "b.mkv")
+    assert not hasattr(cfg, "ray_workers")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from vsr.errors import OptionError
 
@@ -37,6 +40,13 @@ class UpscaleConfig:
     warmup: int = 4  # frames each part but the first starts early, to warm its recurrent state
     colour: str = "auto"  # YUV<->RGB: on the model's device, in swscale, or auto (device on CUDA)
     hwaccel: str = "auto"  # decoding: none, cuda[:N] (NVDEC), or auto (NVDEC when the model runs on CUDA)
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any], **fields: Any) -> UpscaleConfig:
+        """A config from a command's keyword arguments: those named like a field of this class
+        (the others, such as Ray's, are the command's own), then `fields` over them."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{**{k: v for k, v in options.items() if k in names}, **fields})
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "input", Path(self.input))

@@ -48,33 +48,13 @@ def batch_(
     part_frames: opt.PartFramesOpt = 3000,
 ) -> None:
     """Upscale many videos with the same options; finished outputs are skipped, so a rerun continues."""
-
+    given = dict(locals())  # the options, by name: those of UpscaleConfig apply to every file
     from vsr.batch import BatchConfig, run_batch
     from vsr.config import UpscaleConfig
 
     signal.signal(signal.SIGTERM, interrupt)
     with one_line_errors("interrupted; finished outputs are kept, the one in progress was removed"):
-        options = UpscaleConfig(
-            input=Path("."),
-            output=Path("."),
-            model=model,
-            scale=scale,
-            device=device,
-            dtype=dtype,
-            backend=backend,
-            codec=codec,
-            crf=crf,
-            preset=preset,
-            pix_fmt=pix_fmt,
-            batch=batch,
-            overwrite=overwrite,
-            trust_pickle=trust_pickle,
-            on_error=on_error,
-            colour=colour,
-            hwaccel=hwaccel,
-            segments=segments,
-            warmup=warmup,
-        )
+        options = UpscaleConfig.from_options(given, input=Path("."), output=Path("."))
         ropts = (
             None if ray is None else ray_options(ray, ray_workers, ray_cpus, ray_gpus, ray_data, part_frames)
         )

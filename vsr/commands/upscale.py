@@ -86,6 +86,7 @@ def upscale(
     part_frames: PartFramesOpt = 3000,
 ) -> None:
     """Upscale a video file; audio and subtitles are copied, timestamps kept."""
+    options = dict(locals())  # the options, by name: those of UpscaleConfig make the config
     from vsr.config import UpscaleConfig
     from vsr.pipeline.offline import upscale_file
 
@@ -94,31 +95,7 @@ def upscale(
     if not resume and ray is None:
         stopped += " (with --resume, a rerun could go on from where it stopped)"
     with one_line_errors(stopped, "no output was written; "):
-        cfg = UpscaleConfig(
-            input=input,
-            output=output,
-            model=model,
-            scale=scale,
-            device=device,
-            dtype=dtype,
-            backend=backend,
-            codec=codec,
-            crf=crf,
-            preset=preset,
-            pix_fmt=pix_fmt,
-            batch=batch,
-            stream=stream,
-            overwrite=overwrite,
-            progress=progress,
-            trust_pickle=trust_pickle,
-            on_error=on_error,
-            resume=resume,
-            checkpoint_every=checkpoint_every,
-            segments=segments,
-            warmup=warmup,
-            colour=colour,
-            hwaccel=hwaccel,
-        )
+        cfg = UpscaleConfig.from_options(options)
         if ray is not None:
             _upscale_on_ray(cfg, ray_options(ray, ray_workers, ray_cpus, ray_gpus, ray_data, part_frames))
             return
