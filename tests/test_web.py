@@ -22,7 +22,8 @@ import pytest
 from tests.clips import make_clip
 from tests.peers import free_port, need_chromium, need_ffmpeg, udp_sender, vsr_command
 from vsr.errors import OptionError
-from vsr.pipeline.web import Publisher, WebConfig, prometheus
+from vsr.pipeline.live_metrics import prometheus
+from vsr.pipeline.web import Publisher, WebConfig
 
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "city_320x180.mp4"
 

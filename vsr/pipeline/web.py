@@ -1,5 +1,6 @@
 """`vsr live --web [HOST:]PORT`: a page to watch what each source sends, against bicubic, and the
-run's figures for people (/stats.json) and for monitoring systems (/metrics, Prometheus).
+run's figures for people (/stats.json) and for monitoring systems (/metrics, Prometheus text made
+by vsr.pipeline.live_metrics).
 
 The server is the standard library's ThreadingHTTPServer: a page, two small text endpoints and
 MJPEG streams need nothing more, and vsr's core install stays as it is. Each connection gets a
@@ -38,6 +39,7 @@ import cv2
 import numpy as np
 
 from vsr.errors import OptionError
+from vsr.pipeline.live_metrics import prometheus
 
 log = logging.getLogger(__name__)
 
@@ -151,67 +153,6 @@ class Publisher:
         finally:
             with self._cond:
                 self.viewers -= 1
-
-
-def _label(value: str) -> str:
-    """A Prometheus label value: backslash, quote and newline escaped."""
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def prometheus(snapshot: dict[str, Any], viewers: list[int]) -> str:
-    """The run's figures in the Prometheus text format (version 0.0.4), one `source` label each."""
-    names = [snapshot["model"], *snapshot["fallback"]]
-    counters = [
-        ("vsr_live_frames_in_total", "Frames decoded from the source.", "frames_in"),
-        ("vsr_live_frames_dropped_total", "Frames replaced before the upscaler took them.", "frames_dropped"),
-        ("vsr_live_frames_upscaled_total", "Frames upscaled, by any level.", "frames_upscaled"),
-        ("vsr_live_frames_out_total", "Frames written to every output.", "frames_out"),
-        (
-            "vsr_live_frames_dropped_output_total",
-            "Frames dropped because the outputs were behind.",
-            "frames_dropped_output",
-        ),
-        ("vsr_live_reconnects_total", "Reconnections of the source.", "reconnects"),
-        (
-            "vsr_live_fallback_switches_total",
-            "Times a level fell behind and the next took over.",
-            "fallback_switches",
-        ),
-    ]
-    lines: list[str] = []
-    sources = snapshot["sources"]
-    for name, help_text, key in counters:
-        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} counter"]
-        lines += [f'{name}{{source="{_label(s["source"])}"}} {s[key]}' for s in sources]
-    name = "vsr_live_frames_served_total"
-    lines += [f"# HELP {name} Frames upscaled by each level of the chain.", f"# TYPE {name} counter"]
-    for s in sources:
-        served = [s["frames_upscaled"] - s["fallback_frames"], *s["fallback_served"]]
-        for level, count in zip(names, served, strict=True):
-            lines.append(f'{name}{{source="{_label(s["source"])}",level="{_label(level)}"}} {count}')
-    gauges = [
-        ("vsr_live_fps_in", "Frames decoded a second, over the run.", lambda s: s["fps_in"]),
-        ("vsr_live_fps_out", "Frames sent a second, over the run.", lambda s: s["fps_out"]),
-        (
-            "vsr_live_level",
-            "The level serving the source now (0: the model).",
-            lambda s: names.index(s["serving"]),
-        ),
-    ]
-    for name, help_text, value in gauges:
-        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
-        lines += [f'{name}{{source="{_label(s["source"])}"}} {value(s)}' for s in sources]
-    name = "vsr_live_latency_seconds"
-    lines += [f"# HELP {name} Capture to output, over the most recent frames.", f"# TYPE {name} summary"]
-    for s in sources:
-        for quantile, key in (("0.5", "p50"), ("0.95", "p95")):
-            ms = s["latency_ms"][key]
-            value = "NaN" if ms is None else f"{ms / 1000:.6f}"
-            lines.append(f'{name}{{source="{_label(s["source"])}",quantile="{quantile}"}} {value}')
-    name = "vsr_live_web_viewers"
-    lines += [f"# HELP {name} Browsers watching the source's picture.", f"# TYPE {name} gauge"]
-    lines += [f'{name}{{source="{_label(s["source"])}"}} {n}' for s, n in zip(sources, viewers, strict=True)]
-    return "\n".join(lines) + "\n"
 
 
 class WebServer:
