@@ -37,6 +37,12 @@ def validations(run: Path) -> dict[int, dict[str, float]]:
     return out
 
 
+def against(values: dict[str, float], base: dict[str, float], name: str) -> dict[str, float]:
+    """PSNR-Y as a difference in dB, the other metrics as ratios, of `values` against `base`."""
+    out = {f"psnr_y_vs_{name}_db": round(values["psnr_y"] - base["psnr_y"], 3)}
+    return out | {f"{m}_vs_{name}": round(values[m] / base[m], 3) for m in METRICS[1:]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -59,13 +65,9 @@ def main() -> None:
             row = {"run": name, "iter": it, **values}
             ref = runs[reference].get(it)
             if ref is not None and name != reference:
-                row["psnr_y_vs_reference_db"] = round(values["psnr_y"] - ref["psnr_y"], 3)
-                for m in ("tof", "flicker", "detail", "erqa"):
-                    row[f"{m}_vs_reference"] = round(values[m] / ref[m], 3)
+                row |= against(values, ref, "reference")
             if start is not None:
-                row["psnr_y_vs_start_db"] = round(values["psnr_y"] - start["psnr_y"], 3)
-                for m in ("tof", "flicker", "detail", "erqa"):
-                    row[f"{m}_vs_start"] = round(values[m] / start[m], 3)
+                row |= against(values, start, "start")
             rows.append(row)
             print(row)
     if args.json:
