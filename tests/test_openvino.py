@@ -17,11 +17,13 @@ from tests.clips import make_clip, moving_batch, pattern
 from vsr.cli import app
 from vsr.degradations import bicubic_downscale, crop_to_multiple
 from vsr.engine.build import build_runner
-from vsr.engine.runner import StreamState
+from vsr.engine.runner import ColourPlan, StreamState, to_frames
 from vsr.engine.runtimes import backend_dtype
+from vsr.engine.yuv import YuvMatrix
 from vsr.errors import BackendUnavailableError, OptionError
 from vsr.frames import FrameBatch
 from vsr.metrics import psnr_y
+from vsr.models.generator import hr_frame
 from vsr.models.zoo import load_model
 
 pytest.importorskip("openvino", reason="the [openvino] extra is not installed")
@@ -48,6 +50,37 @@ def test_openvino_fp32_matches_eager(tmp_path: Path) -> None:
     assert len(ov.model._compiled) == 1  # compiled once for this shape, reused for every frame
 
 
+def test_openvino_makes_the_8bit_frames_as_pytorch_does() -> None:
+    """The graph's own 8-bit RGB output (pixel shuffle, clamp, x255, rounding, NHWC in OpenVINO)
+    equals PyTorch's conversion of the same step's output, code for code, on padded sizes too;
+    4:2:0 planes turn it off and go through PyTorch's path."""
+    ov, _ = build_runner("fast-x4", 4, backend="openvino", dtype="float32")
+    frames = moving_batch(4, 75, 43, seed=3)  # not multiples of the model's padding
+    lr = ov._frames_to_model(frames.data)
+    state = ov.model.init_state(lr[:1])
+    folded = ov.model(lr[:1], *state)
+    made = ov.model.rgb8_of(folded)
+    assert made is not None and made.dtype == torch.uint8 and made.shape[-1] == 3
+    assert torch.equal(made, to_frames(hr_frame(folded, 4), 255))
+    assert ov.model.rgb8_of(folded.clone()) is None  # only for the output it was made with
+    ov.reset()
+    out = ov.upscale(frames).data
+    assert out.shape == (4, 172, 300, 3) and out.is_contiguous()
+    state, expected = ov.model.init_state(lr[:1]), []  # the same steps through PyTorch's conversion
+    for i in range(4):
+        folded = ov.model(lr[i : i + 1], *state)
+        state = (lr[i : i + 1], folded)
+        expected.append(to_frames(hr_frame(folded, 4), 255)[:, :172, :300])
+    assert torch.equal(out, torch.cat(expected))
+
+    plan_runner, _ = build_runner("fast-x4", 4, backend="openvino", dtype="float32")
+    bt601 = YuvMatrix(0.299, 0.114, full_range=False)
+    plan_runner.convert_on_device(ColourPlan(bt601, bt601))
+    yuv = torch.zeros(1, 48 * 3 // 2, 64, dtype=torch.uint8) + 128
+    plan_runner.upscale(FrameBatch(yuv, (0,), Fraction(1, 25), layout="yuv420p"))
+    assert plan_runner.model.rgb8 is False
+
+
 def test_openvino_batches_of_streams_match_eager() -> None:
     """step_streams: a batch of 3 lanes compiles a batch-3 shape and keeps each lane's state."""
     eager, _ = build_runner("fast-x4", 4, backend="eager", dtype="float32")
@@ -58,7 +91,7 @@ def test_openvino_batches_of_streams_match_eager() -> None:
         a = eager.step_streams(frames, lanes_e, [t == 0] * 3)
         b = ov.step_streams(frames, lanes_o, [t == 0] * 3)
         assert (a.int() - b.int()).abs().max() <= 1
-    assert (3, 32, 40) in ov.model._compiled
+    assert (3, 32, 40, True) in ov.model._compiled
 
 
 def test_openvino_options_and_cli(tmp_path: Path) -> None:

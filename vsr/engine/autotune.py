@@ -46,6 +46,9 @@ MIN_PSNR_DB = 40.0  # against eager fp32 on the same frames: anything less is a 
 # int8 step of fast-x4 measured 34.7 dB at 60x36, 38.6 at 320x180): held to this instead. Their
 # quality on real footage is measured on the validation clips (benchmarks/int8_quality.py).
 MIN_PSNR_DB_INT8 = 30.0
+# In the cache key: bumped when a runtime's speed changes in ways the other fields do not see, so
+# that choices measured before are measured again (2: OpenVINO makes the 8-bit frames in its graph).
+MEASURE_VERSION = 2
 
 
 @dataclass
@@ -110,6 +113,7 @@ def cache_key(digest: str, size: tuple[int, int], dtype: str, options: list[str]
         "threads": torch.get_num_threads(),
         "candidates": options,
         "export": EXPORT_VERSION,  # choices made among wrong graphs are not kept either
+        "measure": MEASURE_VERSION,
     }
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:24]
 

@@ -13,6 +13,14 @@ inverted so that the activation ranges cover bright and dark pictures), run thro
 model so the recurrent inputs are the ones the model really sees. The calibration never depends on
 the user's video, so a frame size always gets the same int8 graph. The quantized graph is kept
 on disk beside the ONNX cache, under a key of weights, size and library versions.
+
+In f32 (fp32 and int8) the compiled graph also makes the HR frame as 8-bit RGB, (n, H, W, 3) as
+the encoder takes it: pixel shuffle, clamp, x255, rounding and the layout change run inside
+OpenVINO, equal to the Runner's PyTorch conversion to the code (`rgb8_of`). On the Zen 4, fast-x4
+at 320x180 -> 1280x720, the int8 step with its conversion took 20.4 ms a frame against 28.4 ms
+with PyTorch's (fp32 32.5 against 41.9). The Runner turns it off for the frames that do not need
+it (4:2:0 planes, 16-bit output); bf16 keeps PyTorch's conversion (rounding x255 in bf16 would
+be off by a code).
 """
 
 from __future__ import annotations
@@ -112,6 +120,9 @@ class OpenVinoGenerator(ExportedStep):
         self.precision = PRECISION[dtype]
         self._core = self._ov.Core()
         self._compiled: dict[tuple[int, ...], Any] = {}
+        # Whether the graph makes the 8-bit RGB frame too (the Runner sets it from what it outputs)
+        self.rgb8 = self.precision == "f32"
+        self._last_rgb8: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def _quantized(self, height: int, width: int) -> Path:
         """The int8 graph for frames of this size: quantized on first use, then read from the cache."""
@@ -158,11 +169,14 @@ class OpenVinoGenerator(ExportedStep):
 
     def request(self, batch: int, height: int, width: int) -> Any:
         """An infer request of the step compiled for this shape (compiled once, then reused)."""
-        shape = (batch, height, width)
+        rgb8 = self.rgb8 and self.precision == "f32"
+        shape = (batch, height, width, rgb8)
         if shape not in self._compiled:
             source = self._quantized(height, width) if self.int8 else self.exported(height, width)
             graph = self._core.read_model(str(source))
             graph.reshape(self._shapes(batch, height, width))
+            if rgb8:
+                graph = _with_rgb8(self._ov, graph, self.scale)
             compiled = self._core.compile_model(
                 graph,
                 "CPU",
@@ -181,7 +195,36 @@ class OpenVinoGenerator(ExportedStep):
         # f32 in (the plugin converts for bf16); the Runner's channels_last input made contiguous
         feeds = [np.ascontiguousarray(t.float().numpy()) for t in (lr, prev_lr, prev_folded)]
         request.infer(feeds, share_inputs=True)
-        return torch.from_numpy(request.get_output_tensor(0).data.copy())
+        # copies: the request's buffers are overwritten by its next inference
+        folded = torch.from_numpy(request.get_output_tensor(0).data.copy())
+        outputs = len(request.model_outputs)
+        self._last_rgb8 = (
+            (folded, torch.from_numpy(request.get_output_tensor(1).data.copy())) if outputs == 2 else None
+        )
+        return folded
+
+    def rgb8_of(self, folded: torch.Tensor) -> torch.Tensor | None:
+        """The 8-bit RGB HR frames (n, H, W, 3) the graph made beside `folded`, the output of
+        the last `forward`; None if it made none (or `folded` is another tensor)."""
+        last = self._last_rgb8
+        return last[1] if last is not None and last[0] is folded else None
+
+
+def _with_rgb8(ov: Any, graph: Any, scale: int) -> Any:
+    """The step's graph with a second output: its HR frame as (n, H, W, 3) uint8, made as the
+    Runner's `to_frames(hr_frame(folded))` makes it (pixel shuffle is DepthToSpace in depth-first
+    order; round half to even, as torch.round)."""
+    from openvino import opset13 as ops
+
+    step = graph.get_results()[0].input_value(0)
+    channels = 3 * scale * scale
+    folded = step
+    if step.get_partial_shape()[1].get_length() != channels:  # hidden state beside the frame
+        folded = ops.slice(step, [0], [channels], [1], [1]).output(0)
+    hr = ops.depth_to_space(folded, "depth_first", scale)
+    code = ops.round(ops.multiply(ops.clamp(hr, 0.0, 1.0), np.float32(255)), "half_to_even")
+    frames = ops.transpose(ops.convert(code, "u8"), np.array([0, 2, 3, 1], dtype=np.int64))
+    return ov.Model([step, frames.output(0)], graph.get_parameters(), "step_rgb8")
 
 
 def _bicubic_path(graph: Any) -> list[str]:

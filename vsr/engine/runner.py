@@ -235,6 +235,22 @@ class Runner(_DeviceFrames):
             return self.model.init_state(frame)
         return state
 
+    def _folded_output(
+        self, folded: torch.Tensor, height: int, width: int, layout: str, max_value: int
+    ) -> torch.Tensor:
+        """As _DeviceFrames', but a runtime that makes the 8-bit RGB frame in its own graph
+        (`rgb8_of`: OpenVINO) hands it over as made; the runtime is told whether the frames
+        asked for are such (`rgb8`), so it makes them only when they are used."""
+        rgb8_of = getattr(self.model, "rgb8_of", None)
+        if rgb8_of is not None:
+            wanted = layout == "rgb" and max_value == 255
+            self.model.rgb8 = wanted  # from the next step on
+            frames = rgb8_of(folded) if wanted else None
+            if frames is not None:
+                frames = frames[:, : height * self.scale, : width * self.scale]
+                return frames if frames.is_contiguous() else frames.contiguous()
+        return super()._folded_output(folded, height, width, layout, max_value)
+
     def _autocast(self) -> torch.autocast:
         dtype = self.settings.dtype
         return torch.autocast(self.device.type, dtype=dtype, enabled=dtype != torch.float32)
