@@ -121,10 +121,14 @@ def score(
     }
 
 
-def crop_box(hr: torch.Tensor, size: int) -> tuple[int, int]:
-    """Top-left of the size x size window with the most detail in the middle frame."""
+def crop_box(hr: torch.Tensor, size: int, cap: float | None = None) -> tuple[int, int]:
+    """Top-left of the size x size window with the most detail in the middle frame. With `cap`,
+    each pixel's gradient counts at most `cap` (luma levels), so texture wins over one hard edge
+    such as a letterbox border."""
     y = luma_planes(hr[len(hr) // 2])[0]
     detail = np.abs(np.diff(y, axis=0))[:, :-1] + np.abs(np.diff(y, axis=1))[:-1]
+    if cap is not None:
+        detail = np.minimum(detail, cap)
     integral = cv2.integral(detail.astype(np.float64))
     h, w = detail.shape
     best, box = -1.0, (0, 0)
